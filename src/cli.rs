@@ -1,0 +1,165 @@
+//! Command-line surface (clap derive only; behaviour lives in [`crate::commands`]).
+//!
+//! The product's commands are `run`, `validate`, `serve`, `token`, `report` and `compare`; each
+//! is added here as a variant of [`Command`] with its own args struct once it works, so the
+//! surface never shows a command that does nothing.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::credentials::KeyArgs;
+use crate::token::Permission;
+
+/// roomstorm: load tester for real-time audio/video room servers.
+#[derive(Debug, Parser)]
+#[command(name = "roomstorm", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log filter (tracing EnvFilter syntax), e.g. `roomstorm=debug`.
+    #[arg(
+        long,
+        global = true,
+        env = "ROOMSTORM_LOG",
+        default_value = "roomstorm=info"
+    )]
+    pub log: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the reference room server (the embedded target) on its own.
+    Serve(ServeArgs),
+    /// Mint, verify or decode room tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("expected a duration like 3s, 500ms or 1m: {e}"))
+}
+
+/// `roomstorm serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback by default; use port 0 for any free port).
+    #[arg(long, default_value = "127.0.0.1:7788")]
+    pub listen: SocketAddr,
+    /// YAML file with apps, timings and limits (keys never go in it).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// App ids to create at start (repeatable); ignored when --config lists apps.
+    #[arg(long = "app", value_name = "APP_ID", default_value = "app1")]
+    pub apps: Vec<String>,
+    /// Room capacity of the apps given with --app (10011 beyond it).
+    #[arg(long, default_value_t = 100)]
+    pub max_users: u32,
+    /// Refuse a second login of the same user (10022 to the newcomer) instead of evicting the first.
+    #[arg(long)]
+    pub no_auto_kick_user: bool,
+    /// Interval between the server's pings on each socket.
+    #[arg(long, value_parser = parse_duration)]
+    pub ping_interval: Option<Duration>,
+    /// How long a member whose socket dropped may come back.
+    #[arg(long, value_parser = parse_duration)]
+    pub reconnect_window: Option<Duration>,
+    /// A member silent this long (no pong) is removed.
+    #[arg(long, value_parser = parse_duration)]
+    pub silent_timeout: Option<Duration>,
+    /// An empty room is destroyed after this long.
+    #[arg(long, value_parser = parse_duration)]
+    pub empty_room_close: Option<Duration>,
+    /// Connection cap (default: what the open-file limit allows, less a reserve).
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Largest WebSocket frame accepted, in bytes.
+    #[arg(long)]
+    pub max_frame_bytes: Option<usize>,
+    /// Base URL clients reach this server at, when not the listen address (e.g. behind a proxy).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Key pair that signs room tokens and management requests.
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `roomstorm token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a new room token.
+    Mint(MintArgs),
+    /// Check a token's signature, names and expiry (exit 0 valid, 1 refused, 2 malformed).
+    Verify(VerifyArgs),
+    /// Show a token's fields, and whether its signature is valid when keys are given.
+    Decode(DecodeArgs),
+}
+
+/// `roomstorm token mint`.
+#[derive(Debug, clap::Args)]
+pub struct MintArgs {
+    /// App id.
+    #[arg(long)]
+    pub app: String,
+    /// Room name.
+    #[arg(long)]
+    pub room: String,
+    /// User id.
+    #[arg(long)]
+    pub user: String,
+    /// Lifetime from now (ignored with --expire-at).
+    #[arg(long, value_parser = parse_duration, default_value = "1h")]
+    pub ttl: Duration,
+    /// Absolute expiry, Unix seconds (may be in the past, for negative tests).
+    #[arg(long)]
+    pub expire_at: Option<u64>,
+    /// `user` or `admin` (admins may kick).
+    #[arg(long, value_enum, default_value_t = Permission::User)]
+    pub permission: Permission,
+    /// Signing keys.
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `roomstorm token verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The token, or `-` to read it from stdin.
+    pub token: String,
+    /// Judge expiry at this Unix time instead of now.
+    #[arg(long)]
+    pub at: Option<u64>,
+    /// Verification keys.
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `roomstorm token decode`.
+#[derive(Debug, clap::Args)]
+pub struct DecodeArgs {
+    /// The token, or `-` to read it from stdin.
+    pub token: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Keys to check the signature with (optional).
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}

@@ -1,0 +1,297 @@
+//! Management API v3 (Qiniu Mac auth), as the official SDKs call it, plus roomstorm's extension.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /v3/apps` | create app (`hub`, `title`, `maxUsers`, `noAutoKickUser`) |
+//! | `GET /v3/apps`, `GET/POST/DELETE /v3/apps/<app>` | list, get, update, delete apps |
+//! | `GET /v3/apps/<app>/rooms/<room>/users` | users in a room |
+//! | `DELETE /v3/apps/<app>/rooms/<room>/users/<user>` | kick (10006) |
+//! | `GET /v3/apps/<app>/rooms?prefix=&offset=&limit=` | active rooms |
+//! | `POST /roomstorm/v1/apps/<app>/rooms/<room>/close` | **extension**: close a room (10012) |
+//!
+//! Bodies are accepted form-encoded (the Python SDK) or as JSON (the other SDKs).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header;
+use hyper::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+
+use super::ServerState;
+use super::config::AppSettings;
+use super::http::{HttpResponse, error, json as json_response};
+use super::rooms::{AppMeta, RoomLookupError};
+use crate::mac::{self, SignedParts};
+use crate::token::{format_unix, unix_now};
+
+/// Qiniu's "not found" status for apps and users.
+const NOT_FOUND: u16 = 612;
+/// Qiniu's "room not active" status.
+const ROOM_NOT_ACTIVE: u16 = 615;
+/// Qiniu's "already exists / conflict" status.
+const CONFLICT: u16 = 616;
+/// Largest page of `list active rooms`.
+const MAX_ROOMS_PAGE: usize = 1000;
+
+/// Authenticates and serves one management request.
+pub async fn handle(req: Request<Incoming>, state: &ServerState) -> HttpResponse {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, state.config.limits.max_body_bytes)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return error(413, "request body too large"),
+    };
+    let text = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let qiniu_headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter(|(k, _)| k.as_str().starts_with("x-qiniu-"))
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .collect();
+    let signed = SignedParts {
+        method: parts.method.as_str(),
+        path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        host: text(header::HOST).unwrap_or(""),
+        content_type: text(header::CONTENT_TYPE),
+        qiniu_headers,
+        body: &body,
+    };
+    let authorization = text(header::AUTHORIZATION);
+    if let Err(err) = mac::verify(authorization, &signed, |ak| state.keys.get(ak), unix_now()) {
+        tracing::debug!(%err, path = signed.path_and_query, "management request refused");
+        return error(401, &err.to_string());
+    }
+    let fields = Fields::parse(signed.content_type, &body);
+    let query = parts.uri.query().unwrap_or("");
+    let path = parts.uri.path().trim_start_matches('/').to_owned();
+    let segments: Vec<&str> = path.split('/').collect();
+    match (&parts.method, segments.as_slice()) {
+        (&Method::POST, ["v3", "apps"]) => create_app(state, &fields),
+        (&Method::GET, ["v3", "apps"]) => {
+            let apps: Vec<Value> = state
+                .apps
+                .all()
+                .iter()
+                .map(|a| app_json(&a.meta()))
+                .collect();
+            json_response(StatusCode::OK, &Value::Array(apps))
+        }
+        (&Method::GET, ["v3", "apps", app]) => with_app(state, app, |a| {
+            json_response(StatusCode::OK, &app_json(&a.meta()))
+        }),
+        (&Method::POST, ["v3", "apps", app]) => with_app(state, app, |a| update_app(a, &fields)),
+        (&Method::DELETE, ["v3", "apps", app]) => match state.apps.remove(app) {
+            Some(_) => json_response(StatusCode::OK, &json!({})),
+            None => error(NOT_FOUND, "app not found"),
+        },
+        (&Method::GET, ["v3", "apps", app, "rooms", room, "users"]) => {
+            with_app(state, app, |a| match a.users(room) {
+                Ok(users) => {
+                    let users: Vec<Value> =
+                        users.into_iter().map(|u| json!({"userId": u})).collect();
+                    json_response(StatusCode::OK, &json!({ "users": users }))
+                }
+                Err(e) => lookup_error(e),
+            })
+        }
+        (&Method::DELETE, ["v3", "apps", app, "rooms", room, "users", user]) => {
+            with_app(state, app, |a| match a.kick(room, user) {
+                Ok(()) => json_response(StatusCode::OK, &json!({})),
+                Err(e) => lookup_error(e),
+            })
+        }
+        (&Method::GET, ["v3", "apps", app, "rooms"]) => {
+            with_app(state, app, |a| list_rooms(a, query))
+        }
+        (&Method::POST, ["roomstorm", "v1", "apps", app, "rooms", room, "close"]) => {
+            with_app(state, app, |a| {
+                let hold = fields
+                    .u64("holdSeconds")
+                    .map_or(state.config.timings.reconnect_window, Duration::from_secs);
+                match a.close_room(room, hold) {
+                    Ok(n) => json_response(
+                        StatusCode::OK,
+                        &json!({"closed": true, "disconnected": n, "holdSeconds": hold.as_secs()}),
+                    ),
+                    Err(e) => lookup_error(e),
+                }
+            })
+        }
+        _ => error(404, "no such management route"),
+    }
+}
+
+fn lookup_error(e: RoomLookupError) -> HttpResponse {
+    match e {
+        RoomLookupError::RoomNotActive => error(ROOM_NOT_ACTIVE, "room not active"),
+        RoomLookupError::UserNotFound => error(NOT_FOUND, "user not found"),
+    }
+}
+
+fn with_app(
+    state: &ServerState,
+    app: &str,
+    f: impl FnOnce(&std::sync::Arc<super::rooms::App>) -> HttpResponse,
+) -> HttpResponse {
+    match state.apps.get(app) {
+        Some(a) => f(&a),
+        None => error(NOT_FOUND, "app not found"),
+    }
+}
+
+fn app_json(meta: &AppMeta) -> Value {
+    let s = &meta.settings;
+    json!({
+        "appId": s.app_id,
+        "hub": s.hub,
+        "title": s.title,
+        "maxUsers": s.max_users,
+        "noAutoKickUser": s.no_auto_kick_user,
+        "createdAt": format_unix(meta.created_at),
+        "updatedAt": format_unix(meta.updated_at),
+    })
+}
+
+fn create_app(state: &ServerState, fields: &Fields) -> HttpResponse {
+    let Some(hub) = fields.string("hub") else {
+        return error(400, "hub is required");
+    };
+    let mut settings = AppSettings::new(format!("app{}", crate::ids::random_hex(5)));
+    settings.hub = hub;
+    settings.title = fields
+        .string("title")
+        .unwrap_or_else(|| settings.app_id.clone());
+    if let Some(n) = fields.u64("maxUsers") {
+        settings.max_users = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    settings.no_auto_kick_user = fields.bool("noAutoKickUser").unwrap_or(false);
+    match state.apps.insert(settings, unix_now()) {
+        Some(app) => json_response(StatusCode::OK, &app_json(&app.meta())),
+        None => error(CONFLICT, "app already exists"),
+    }
+}
+
+fn update_app(app: &std::sync::Arc<super::rooms::App>, fields: &Fields) -> HttpResponse {
+    let meta = app.update(
+        |s| {
+            if let Some(hub) = fields.string("hub") {
+                s.hub = hub;
+            }
+            if let Some(title) = fields.string("title") {
+                s.title = title;
+            }
+            if let Some(n) = fields.u64("maxUsers") {
+                s.max_users = u32::try_from(n).unwrap_or(u32::MAX);
+            }
+            if let Some(b) = fields.bool("noAutoKickUser") {
+                s.no_auto_kick_user = b;
+            }
+        },
+        unix_now(),
+    );
+    json_response(StatusCode::OK, &app_json(&meta))
+}
+
+fn list_rooms(app: &super::rooms::App, query: &str) -> HttpResponse {
+    let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let prefix = params.get("prefix").map_or("", String::as_str);
+    let offset: usize = params
+        .get("offset")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let limit: usize = params
+        .get("limit")
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(MAX_ROOMS_PAGE)
+        .min(MAX_ROOMS_PAGE);
+    let all = app.active_rooms(prefix);
+    let page: Vec<&String> = all.iter().skip(offset).take(limit).collect();
+    let next = offset + page.len();
+    json_response(
+        StatusCode::OK,
+        &json!({"end": next >= all.len(), "offset": next, "rooms": page}),
+    )
+}
+
+/// Request fields from a form or JSON body.
+struct Fields(HashMap<String, Value>);
+
+impl Fields {
+    fn parse(content_type: Option<&str>, body: &[u8]) -> Self {
+        if content_type.is_some_and(|ct| ct.starts_with("application/json")) {
+            if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
+                return Self(map.into_iter().collect());
+            }
+            return Self(HashMap::new());
+        }
+        Self(
+            form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect(),
+        )
+    }
+
+    fn string(&self, key: &str) -> Option<String> {
+        match self.0.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    fn u64(&self, key: &str) -> Option<u64> {
+        match self.0.get(key)? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// JSON booleans, or the strings Python's form encoding produces (`True`/`False`).
+    fn bool(&self, key: &str) -> Option<bool> {
+        match self.0.get(key)? {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => match s.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Some(true),
+                "false" | "0" | "no" | "" => Some(false),
+                _ => None,
+            },
+            Value::Number(n) => n.as_u64().map(|n| n != 0),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fields;
+
+    #[test]
+    fn fields_from_form_and_json() {
+        let form = Fields::parse(
+            Some("application/x-www-form-urlencoded"),
+            b"hub=h+1&maxUsers=3&noAutoKickUser=True",
+        );
+        assert_eq!(form.string("hub").as_deref(), Some("h 1"));
+        assert_eq!(form.u64("maxUsers"), Some(3));
+        assert_eq!(form.bool("noAutoKickUser"), Some(true));
+        let js = Fields::parse(
+            Some("application/json"),
+            br#"{"hub":"h","maxUsers":5,"noAutoKickUser":false}"#,
+        );
+        assert_eq!(js.u64("maxUsers"), Some(5));
+        assert_eq!(js.bool("noAutoKickUser"), Some(false));
+        assert_eq!(
+            Fields::parse(Some("application/json"), b"[").string("hub"),
+            None
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! The embedded reference room server: Qiniu-compatible signaling, room tokens, management API.
+//!
+//! `roomstorm run` starts it when a scenario names no external target, tests start it on port 0,
+//! and `roomstorm serve` runs it alone. Its behaviour is specified in `docs/protocol.md`.
+//!
+//! Layout: [`http`] (front door) → [`session`] (one WebSocket) → [`rooms`] (state and codes), with
+//! [`frame`] (wire format), [`access_token`], [`admin`] (management API), [`outbox`] (bounded send
+//! queues), [`metrics`], [`limits`] (fd limit, connection cap) and [`placement`] (room → process).
+
+pub mod access_token;
+pub mod admin;
+pub mod config;
+pub mod frame;
+pub mod http;
+pub mod limits;
+pub mod metrics;
+pub mod outbox;
+pub mod placement;
+pub mod rooms;
+pub mod session;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub use config::{AppSettings, Limits, ServerConfig, Timings};
+
+use crate::credentials::SecretKey;
+use access_token::AccessKey;
+use limits::ConnectionGate;
+use metrics::Metrics;
+use placement::Placement;
+use rooms::{Apps, RoomContext};
+
+/// Shared by every connection of one server.
+pub struct ServerState {
+    /// Settings the server started with.
+    pub config: ServerConfig,
+    /// Apps and their rooms.
+    pub apps: Apps,
+    /// Access key → secret key, for room tokens and management requests.
+    pub keys: HashMap<String, SecretKey>,
+    /// Signs access tokens.
+    pub access_key: AccessKey,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Connection cap.
+    pub gate: Arc<ConnectionGate>,
+    /// Room → signaling URL.
+    pub placement: Placement,
+    /// Source of session ids.
+    pub next_session: AtomicU64,
+    /// Flips to `true` when the server shuts down; sessions close with 1001.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Nothing to verify tokens with.
+    #[error("the server needs at least one access/secret key pair")]
+    NoKeys,
+    /// A configured limit cannot be honoured.
+    #[error("{0}")]
+    Limit(String),
+    /// The listener's address could not be read.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A server bound to a listener, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    shutdown_tx: tokio::sync::watch::Sender<bool>,
+    fd_limit: usize,
+}
+
+impl Server {
+    /// Prepares a server on an already bound listener (tests bind port 0).
+    pub fn new(listener: TcpListener, config: ServerConfig) -> Result<Self, ServerError> {
+        if config.keys.is_empty() {
+            return Err(ServerError::NoKeys);
+        }
+        let fd_limit = limits::open_file_limit();
+        let cap = limits::connection_cap(config.limits.max_connections, fd_limit)
+            .map_err(ServerError::Limit)?;
+        let local = listener.local_addr()?;
+        let base = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}"));
+        let ws_base = base
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1);
+        let placement = Placement::new(vec![format!(
+            "{}{}",
+            ws_base.trim_end_matches('/'),
+            http::SIGNALING_PATH
+        )]);
+        let metrics = Arc::new(Metrics::default());
+        let ctx = Arc::new(RoomContext {
+            timings: config.timings.clone(),
+            metrics: metrics.clone(),
+        });
+        let apps = Apps::new(&config.apps, ctx, crate::token::unix_now());
+        let keys = config
+            .keys
+            .iter()
+            .map(|k| (k.access_key.clone(), k.secret_key.clone()))
+            .collect();
+        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+        let state = Arc::new(ServerState {
+            gate: ConnectionGate::new(cap, metrics.clone()),
+            config,
+            apps,
+            keys,
+            access_key: AccessKey::random(),
+            metrics,
+            placement,
+            next_session: AtomicU64::new(1),
+            shutdown: shutdown_rx,
+        });
+        Ok(Self {
+            listener,
+            state,
+            shutdown_tx,
+            fd_limit,
+        })
+    }
+
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The per-process open-file limit found at start.
+    pub fn fd_limit(&self) -> usize {
+        self.fd_limit
+    }
+
+    /// Connections admitted at once before new ones get 503.
+    pub fn connection_cap(&self) -> usize {
+        self.state.gate.cap()
+    }
+
+    /// The server's counters (live).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.state.metrics.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then closes every socket with 1001 and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let Server {
+            listener,
+            state,
+            shutdown_tx,
+            ..
+        } = self;
+        tokio::pin!(shutdown);
+        let mut last_accept_warning = None::<std::time::Instant>;
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _peer)) => admit(stream, &state),
+                    Err(err) => {
+                        // EMFILE/ENFILE: back off instead of spinning; say so at most once a second.
+                        if last_accept_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+                            tracing::warn!(%err, "accept failed");
+                            last_accept_warning = Some(std::time::Instant::now());
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+        }
+        drop(listener);
+        let _ = shutdown_tx.send(true);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while state.metrics.sockets_open.load(Relaxed) > 0 && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn admit(stream: TcpStream, state: &Arc<ServerState>) {
+    let _ = stream.set_nodelay(true);
+    match state.gate.try_admit() {
+        Some(permit) => {
+            tokio::spawn(http::serve_connection(stream, state.clone(), permit));
+        }
+        None => {
+            let cap = state.gate.cap();
+            tokio::spawn(refuse(stream, cap));
+        }
+    }
+}
+
+async fn refuse(mut stream: TcpStream, cap: usize) {
+    let body = format!("{{\"error\":\"connection limit reached: {cap} connections open\"}}");
+    let resp = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // Closing with unread request bytes would send RST and the client would see a reset instead
+    // of the 503: read what has arrived, answer, half-close, then drain until the client closes.
+    let mut sink = [0u8; 2048];
+    let _ = tokio::time::timeout(Duration::from_millis(50), stream.read(&mut sink)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(resp.as_bytes()).await?;
+        stream.shutdown().await?;
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+}
+
+/// Runs a server on `listener` until `shutdown` resolves: the library entry point.
+pub async fn run(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    Server::new(listener, config)?.run(shutdown).await;
+    Ok(())
+}

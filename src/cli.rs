@@ -93,6 +93,10 @@ pub struct ServeArgs {
     /// Largest WebSocket frame accepted, in bytes.
     #[arg(long)]
     pub max_frame_bytes: Option<usize>,
+    /// Worker threads (default: one per core; 1 runs everything on one thread, the cheapest per
+    /// join when a load generator shares the machine).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Base URL clients reach this server at, when not the listen address (e.g. behind a proxy).
     #[arg(long)]
     pub public_url: Option<String>,

@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = match roomstorm::cli::Cli::try_parse() {

@@ -171,8 +171,10 @@ async fn connections_beyond_the_cap_get_a_clear_503() {
         let (b, _) = join(&server, "room-cap", "bobby").await;
         (a, b)
     };
-    // Two sockets open; a third connection fits, a fourth does not.
-    let _third = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    // Two sockets open; a third connection (half a request sent, so it is accepted) fits, a
+    // fourth does not.
+    let mut _third = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    _third.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let ans = get(server.addr, "/healthz").await;
     assert_eq!(ans.status, 503);

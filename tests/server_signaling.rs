@@ -315,7 +315,7 @@ async fn kicks_by_admin_client_answer_10006_and_non_admins_get_10051() {
 async fn reauth_inside_the_window_resumes_and_peers_see_reconnect_not_leave() {
     let server = TestServer::with_app(app(10, false)).await;
     let (mut peer, _) = join(&server, "room-re", "peer1").await;
-    let (mut c, res) = join(&server, "room-re", "alice").await;
+    let (c, res) = join(&server, "room-re", "alice").await;
     peer.expect("on-player-in").await;
     let reconntoken = res["reconntoken"].as_str().unwrap().to_owned();
     let (url, access_token) = (c.url.clone(), c.access_token.clone());

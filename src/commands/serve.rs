@@ -42,8 +42,22 @@ pub fn run(args: ServeArgs) -> Result<(), CommandError> {
         ));
     }
 
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| CommandError::Incomplete(format!("cannot start the async runtime: {e}")))?;
+    let runtime = match args.threads {
+        Some(0) => {
+            return Err(CommandError::InvalidInput(
+                "--threads must be at least 1".into(),
+            ));
+        }
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Runtime::new(),
+    }
+    .map_err(|e| CommandError::Incomplete(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -55,21 +69,27 @@ pub fn run(args: ServeArgs) -> Result<(), CommandError> {
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "listening beyond loopback: anyone who can reach this address can join rooms");
         }
-        println!("roomstorm reference server listening on http://{addr}");
-        println!("  signaling:  ws://{addr}/signaling   metrics: http://{addr}/metrics");
-        println!("  apps: {}   access key: {access_key}", app_ids.join(", "));
-        println!(
-            "  open-file limit {} per process: at most {} connections (beyond: 503)",
+        say(format_args!(
+            "roomstorm reference server listening on http://{addr}\n  signaling:  ws://{addr}/signaling   metrics: http://{addr}/metrics\n  apps: {}   access key: {access_key}\n  open-file limit {} per process: at most {} connections (beyond: 503)",
+            app_ids.join(", "),
             server.fd_limit(),
             server.connection_cap()
-        );
+        ));
         tracing::info!(%addr, fd_limit = server.fd_limit(), max_connections = server.connection_cap(), "server started");
         server
             .run(async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await;
-        println!("roomstorm reference server stopped");
+        say(format_args!("roomstorm reference server stopped"));
         Ok(())
     })
+}
+
+/// Prints a status line; a closed stdout (the reader went away) must not take the server down.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }

@@ -3,7 +3,10 @@
 //! Pure and allocation-light so that the session task stays a thin shell and every malformed input
 //! has a table-driven test here rather than a crash in the network code.
 
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+
+#[cfg(test)]
+use serde_json::Value;
 
 /// A frame from a client, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +65,26 @@ pub enum FrameError {
     NotObject,
 }
 
-fn string_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
-    obj.get(key).and_then(Value::as_str).map(str::to_owned)
+/// The fields any client frame may carry; everything else (the ~10 KB `capsdp`) is skipped
+/// without building a JSON tree.
+#[derive(serde::Deserialize)]
+struct Body<'a> {
+    #[serde(borrow, default)]
+    rpcid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    token: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reconntoken: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    playerdata: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    command: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    playerid: Option<Cow<'a, str>>,
+}
+
+fn owned(field: Option<Cow<'_, str>>) -> String {
+    field.map(Cow::into_owned).unwrap_or_default()
 }
 
 /// Decodes one text frame.
@@ -72,34 +93,43 @@ pub fn parse(text: &str) -> Result<ClientMessage, FrameError> {
     if cmd.is_empty() {
         return Err(FrameError::EmptyCommand);
     }
-    let value: Value = serde_json::from_str(body).map_err(|_| FrameError::BadJson)?;
-    let Value::Object(obj) = value else {
-        return Err(FrameError::NotObject);
+    let body: Body<'_> = match serde_json::from_str(body) {
+        Ok(body) => body,
+        // Tell "valid JSON but not an object" apart from "not JSON" for the close reason.
+        Err(_) => {
+            return Err(match serde_json::from_str::<serde::de::IgnoredAny>(body) {
+                Ok(_) => FrameError::NotObject,
+                Err(_) => FrameError::BadJson,
+            });
+        }
     };
-    let rpcid = string_field(&obj, "rpcid");
     Ok(match cmd {
         "auth" => ClientMessage::Auth(AuthRequest {
-            rpcid: rpcid.unwrap_or_default(),
-            token: string_field(&obj, "token").unwrap_or_default(),
-            reconntoken: string_field(&obj, "reconntoken").filter(|t| !t.is_empty()),
-            playerdata: string_field(&obj, "playerdata").unwrap_or_default(),
+            rpcid: owned(body.rpcid),
+            token: owned(body.token),
+            reconntoken: body
+                .reconntoken
+                .filter(|t| !t.is_empty())
+                .map(Cow::into_owned),
+            playerdata: owned(body.playerdata),
         }),
         "pong" => ClientMessage::Pong,
         "disconnect" => ClientMessage::Disconnect,
         "control" => ClientMessage::Control {
-            rpcid: rpcid.unwrap_or_default(),
-            command: string_field(&obj, "command").unwrap_or_default(),
-            playerid: string_field(&obj, "playerid").unwrap_or_default(),
+            rpcid: owned(body.rpcid),
+            command: owned(body.command),
+            playerid: owned(body.playerid),
         },
         other => ClientMessage::Other {
             cmd: other.to_owned(),
-            rpcid,
+            rpcid: body.rpcid.map(Cow::into_owned),
         },
     })
 }
 
-fn frame(cmd: &str, body: &Value) -> String {
-    format!("{cmd}={body}")
+/// A JSON string literal (quoted, escaped).
+fn js(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialize")
 }
 
 /// A member as listed in `auth-res.players`.
@@ -113,29 +143,41 @@ pub struct Player {
 
 /// `auth-res` for a successful (re-)auth; `error` is omitted because a truthy one confuses the SDK.
 pub fn auth_ok(rpcid: &str, reconntoken: &str, players: &[Player]) -> String {
-    let players: Vec<Value> = players
-        .iter()
-        .map(|p| json!({"playerid": p.playerid, "playerdata": p.playerdata}))
-        .collect();
-    frame(
-        "auth-res",
-        &json!({"rpcid": rpcid, "code": 0, "reconntoken": reconntoken, "players": players, "tracks": []}),
-    )
+    let mut out = format!(
+        "auth-res={{\"rpcid\":{},\"code\":0,\"reconntoken\":{},\"players\":[",
+        js(rpcid),
+        js(reconntoken)
+    );
+    for (i, p) in players.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!(
+            "{{\"playerid\":{},\"playerdata\":{}}}",
+            js(&p.playerid),
+            js(&p.playerdata)
+        ));
+    }
+    out.push_str("],\"tracks\":[]}");
+    out
 }
 
 /// `<cmd>-res` carrying an error code.
 pub fn error_res(cmd: &str, rpcid: &str, code: u32, error: &str) -> String {
-    frame(
-        &format!("{cmd}-res"),
-        &json!({"rpcid": rpcid, "code": code, "error": error}),
+    format!(
+        "{cmd}-res={{\"rpcid\":{},\"code\":{code},\"error\":{}}}",
+        js(rpcid),
+        js(error)
     )
 }
 
 /// `control-res` for a kick that succeeded.
 pub fn control_ok(rpcid: &str, command: &str, playerid: &str) -> String {
-    frame(
-        "control-res",
-        &json!({"rpcid": rpcid, "code": 0, "error": "", "command": command, "playerid": playerid}),
+    format!(
+        "control-res={{\"rpcid\":{},\"code\":0,\"error\":\"\",\"command\":{},\"playerid\":{}}}",
+        js(rpcid),
+        js(command),
+        js(playerid)
     )
 }
 
@@ -144,34 +186,38 @@ pub const PING: &str = "ping={}";
 
 /// `on-player-in`: a member joined.
 pub fn player_in(playerid: &str, playerdata: &str) -> String {
-    frame(
-        "on-player-in",
-        &json!({"playerid": playerid, "playerdata": playerdata}),
+    format!(
+        "on-player-in={{\"playerid\":{},\"playerdata\":{}}}",
+        js(playerid),
+        js(playerdata)
     )
 }
 
 /// `on-player-out`: a member left, was kicked, evicted or timed out.
 pub fn player_out(playerid: &str) -> String {
-    frame("on-player-out", &json!({"playerid": playerid}))
+    format!("on-player-out={{\"playerid\":{}}}", js(playerid))
 }
 
 /// `on-player-reconnect`: a member's socket dropped; it may come back within the window.
 pub fn player_reconnect(playerid: &str) -> String {
-    frame("on-player-reconnect", &json!({"playerid": playerid}))
+    format!("on-player-reconnect={{\"playerid\":{}}}", js(playerid))
 }
 
 /// `on-player-reconnect-in`: a member came back with its reconnect token.
 pub fn player_reconnect_in(playerid: &str) -> String {
-    frame("on-player-reconnect-in", &json!({"playerid": playerid}))
+    format!("on-player-reconnect-in={{\"playerid\":{}}}", js(playerid))
 }
 
 /// Server-initiated `disconnect` with a code (and the victim's id for kicks).
 pub fn disconnect(code: u32, error: &str, kickedid: Option<&str>) -> String {
-    let mut body = json!({"code": code, "error": error});
-    if let Some(id) = kickedid {
-        body["kickedid"] = json!(id);
+    match kickedid {
+        Some(id) => format!(
+            "disconnect={{\"code\":{code},\"error\":{},\"kickedid\":{}}}",
+            js(error),
+            js(id)
+        ),
+        None => format!("disconnect={{\"code\":{code},\"error\":{}}}", js(error)),
     }
-    frame("disconnect", &body)
 }
 
 #[cfg(test)]
@@ -233,6 +279,39 @@ mod tests {
         ];
         for (text, err) in cases {
             assert_eq!(parse(text), Err(err), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn built_frames_are_valid_json_whatever_the_strings() {
+        let nasty = "q\"uote\\ \u{1}ctl 日本 </script>";
+        let players = [Player {
+            playerid: "a".into(),
+            playerdata: nasty.into(),
+        }];
+        let frames = [
+            auth_ok(nasty, nasty, &players),
+            error_res("auth", nasty, 10001, nasty),
+            control_ok(nasty, "kickplayer", nasty),
+            player_in(nasty, nasty),
+            player_out(nasty),
+            player_reconnect(nasty),
+            player_reconnect_in(nasty),
+            disconnect(10006, nasty, Some(nasty)),
+        ];
+        for f in frames {
+            let (_, body) = f.split_once('=').unwrap();
+            let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{f}: {e}"));
+            let texts: Vec<&str> = v
+                .as_object()
+                .unwrap()
+                .values()
+                .filter_map(Value::as_str)
+                .collect();
+            assert!(
+                texts.contains(&nasty) || v["players"][0]["playerdata"] == nasty,
+                "{f}"
+            );
         }
     }
 

@@ -199,18 +199,27 @@ fn upgrade(
         .max_frame_size(Some(limits.max_frame_bytes));
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(ws_config),
-                )
-                .await;
-                session::run(ws, state, permit).await;
-            }
-            Err(err) => tracing::debug!(%err, "websocket upgrade failed"),
-        }
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(err) => return tracing::debug!(%err, "websocket upgrade failed"),
+        };
+        // Take the TcpStream back from hyper: no boxed I/O layer per socket, and Nagle is turned
+        // off only for sockets that carry small signaling frames.
+        let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
+            return tracing::warn!("upgraded connection is not a TcpStream");
+        };
+        // Bytes that arrived after the upgrade request: usually none. Copied out so that hyper's
+        // whole read buffer, which they point into, is freed now rather than held per socket.
+        let early = parts.read_buf.to_vec();
+        drop(parts.read_buf);
+        let tcp = parts.io.into_inner();
+        let _ = tcp.set_nodelay(true);
+        let ws = if early.is_empty() {
+            WebSocketStream::from_raw_socket(tcp, Role::Server, Some(ws_config)).await
+        } else {
+            WebSocketStream::from_partially_read(tcp, early, Role::Server, Some(ws_config)).await
+        };
+        session::run(ws, state, permit).await;
     });
     let mut resp = Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

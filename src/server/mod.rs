@@ -92,6 +92,7 @@ impl Server {
         let cap = limits::connection_cap(config.limits.max_connections, fd_limit)
             .map_err(ServerError::Limit)?;
         let local = listener.local_addr()?;
+        defer_accept(&listener);
         let base = config
             .public_url
             .clone()
@@ -191,8 +192,24 @@ impl Server {
     }
 }
 
+/// Wakes the accept loop only once a connection has sent its request (every client here speaks
+/// first): one wakeup and one read fewer per connection.
+fn defer_accept(listener: &TcpListener) {
+    use std::os::fd::AsRawFd;
+    let seconds: libc::c_int = 5;
+    // SAFETY: setsockopt on a listener we own, with a pointer to a live c_int.
+    unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&seconds as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
 fn admit(stream: TcpStream, state: &Arc<ServerState>) {
-    let _ = stream.set_nodelay(true);
     match state.gate.try_admit() {
         Some(permit) => {
             tokio::spawn(http::serve_connection(stream, state.clone(), permit));

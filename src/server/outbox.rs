@@ -1,14 +1,16 @@
 //! A socket's send queue: bounded for frames, always open for the one final message.
 //!
 //! Fan-out happens under a room lock and must never wait for a slow client, so pushing never
-//! blocks. A socket whose queue passes the limit gets one `SlowReader` end message and is
-//! disconnected rather than buffered without bound. Final messages (kick, eviction, room close)
-//! bypass the limit so that a `disconnect` frame is never lost to a full queue.
+//! blocks. A socket whose queue passes the limit is told to end as a slow reader rather than being
+//! buffered without bound. Final messages (kick, eviction, room close) bypass the limit so that a
+//! `disconnect` frame is never lost to a full queue, and are delivered after the frames queued
+//! before them. A plain `VecDeque` behind the socket's own mutex costs nothing until used, where a
+//! channel would allocate a block per socket (memory per member is the server's scaling limit).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 /// How a socket's life ends when the server ends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,70 +23,94 @@ pub enum Ending {
     SlowReader,
 }
 
-/// One entry of the queue.
+/// What the socket's task takes from the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outbound {
-    /// A text frame to send.
-    Frame(Arc<str>),
+    /// Frames to send, oldest first (everything queued at the time: written with one flush).
+    Frames(Vec<Arc<str>>),
     /// The last message this socket will act on.
     End(Ending),
 }
 
-/// The sending half, held by the room.
-#[derive(Debug, Clone)]
-pub struct Outbox {
-    tx: mpsc::UnboundedSender<Outbound>,
-    depth: Arc<AtomicUsize>,
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<Arc<str>>,
+    ending: Option<Ending>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Notify,
     limit: usize,
 }
 
+/// The sending half, held by the room.
+#[derive(Debug, Clone)]
+pub struct Outbox(Arc<Shared>);
+
 /// The receiving half, held by the socket's task.
 #[derive(Debug)]
-pub struct OutboxReceiver {
-    rx: mpsc::UnboundedReceiver<Outbound>,
-    depth: Arc<AtomicUsize>,
-}
+pub struct OutboxReceiver(Arc<Shared>);
 
 /// A queue that holds at most `limit` frames (plus one end message).
 pub fn outbox(limit: usize) -> (Outbox, OutboxReceiver) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let depth = Arc::new(AtomicUsize::new(0));
-    (
-        Outbox {
-            tx,
-            depth: depth.clone(),
-            limit,
-        },
-        OutboxReceiver { rx, depth },
-    )
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(Queue::default()),
+        ready: Notify::new(),
+        limit,
+    });
+    (Outbox(shared.clone()), OutboxReceiver(shared))
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Outbox {
     /// Queues a frame; past the limit the socket is told to end as a slow reader instead.
     pub fn push(&self, frame: Arc<str>) {
-        let before = self.depth.fetch_add(1, Ordering::AcqRel);
-        if before < self.limit {
-            let _ = self.tx.send(Outbound::Frame(frame));
-        } else if before == self.limit {
-            let _ = self.tx.send(Outbound::End(Ending::SlowReader));
+        let mut q = self.0.lock();
+        if q.ending.is_some() {
+            return; // the socket is ending: nothing more reaches it
         }
-        // Beyond that the socket is already ending: drop the frame.
+        if q.frames.len() >= self.0.limit {
+            q.ending = Some(Ending::SlowReader);
+        } else {
+            q.frames.push_back(frame);
+        }
+        drop(q);
+        self.0.ready.notify_one();
     }
 
-    /// Queues the final message, whatever the queue's depth.
+    /// Queues the final message, whatever the queue's depth (the first ending wins).
     pub fn end(&self, ending: Ending) {
-        let _ = self.tx.send(Outbound::End(ending));
+        let mut q = self.0.lock();
+        if q.ending.is_none() {
+            q.ending = Some(ending);
+        }
+        drop(q);
+        self.0.ready.notify_one();
     }
 }
 
 impl OutboxReceiver {
-    /// The next message, or `None` when every sender is gone.
-    pub async fn recv(&mut self) -> Option<Outbound> {
-        let msg = self.rx.recv().await?;
-        if matches!(msg, Outbound::Frame(_)) {
-            self.depth.fetch_sub(1, Ordering::AcqRel);
+    /// Waits for queued frames (all of them at once) or, once they are sent, the ending.
+    pub async fn recv(&mut self) -> Outbound {
+        loop {
+            {
+                let mut q = self.0.lock();
+                if !q.frames.is_empty() {
+                    return Outbound::Frames(q.frames.drain(..).collect());
+                }
+                if let Some(ending) = q.ending.take() {
+                    return Outbound::End(ending);
+                }
+            }
+            self.0.ready.notified().await;
         }
-        Some(msg)
     }
 }
 
@@ -93,34 +119,40 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn overflow_ends_as_slow_reader_but_final_messages_always_fit() {
+    async fn overflow_ends_as_slow_reader_and_later_frames_are_dropped() {
         let (tx, mut rx) = outbox(2);
         for i in 0..5 {
             tx.push(Arc::from(format!("f{i}")));
         }
         tx.end(Ending::Superseded);
-        let mut got = Vec::new();
-        drop(tx);
-        while let Some(m) = rx.recv().await {
-            got.push(m);
-        }
         assert_eq!(
-            got,
-            vec![
-                Outbound::Frame("f0".into()),
-                Outbound::Frame("f1".into()),
-                Outbound::End(Ending::SlowReader),
-                Outbound::End(Ending::Superseded),
-            ]
+            rx.recv().await,
+            Outbound::Frames(vec!["f0".into(), "f1".into()])
+        );
+        assert_eq!(rx.recv().await, Outbound::End(Ending::SlowReader));
+    }
+
+    #[tokio::test]
+    async fn an_ending_comes_after_the_frames_queued_before_it() {
+        let (tx, mut rx) = outbox(8);
+        tx.push("a".into());
+        tx.end(Ending::Disconnect("bye".into()));
+        tx.push("late".into());
+        assert_eq!(rx.recv().await, Outbound::Frames(vec!["a".into()]));
+        assert_eq!(
+            rx.recv().await,
+            Outbound::End(Ending::Disconnect("bye".into()))
         );
     }
 
     #[tokio::test]
-    async fn draining_makes_room_again() {
+    async fn draining_makes_room_again_and_wakes_the_receiver() {
         let (tx, mut rx) = outbox(1);
         tx.push("a".into());
-        assert_eq!(rx.recv().await, Some(Outbound::Frame("a".into())));
+        assert_eq!(rx.recv().await, Outbound::Frames(vec!["a".into()]));
+        let waiter = tokio::spawn(async move { rx.recv().await });
+        tokio::task::yield_now().await;
         tx.push("b".into());
-        assert_eq!(rx.recv().await, Some(Outbound::Frame("b".into())));
+        assert_eq!(waiter.await.unwrap(), Outbound::Frames(vec!["b".into()]));
     }
 }

@@ -9,8 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tokio::time::{MissedTickBehavior, interval_at, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -26,7 +25,7 @@ use super::outbox::{Ending, Outbound, OutboxReceiver, outbox};
 use super::rooms::{App, JoinRequest, Room, SessionLink, SocketLoss};
 use crate::{codes, token};
 
-type Socket = WebSocketStream<TokioIo<Upgraded>>;
+type Socket = WebSocketStream<TcpStream>;
 
 /// How the main loop ended, which decides what the room does with the member.
 enum End {
@@ -60,15 +59,16 @@ pub async fn run(mut ws: Socket, state: Arc<ServerState>, permit: Arc<Connection
         outbox: tx,
     };
     match authenticate(&state, &req, link) {
-        Ok(member) => {
+        Ok((member, ok)) => {
             state.metrics.auth(0);
-            let ok = frame::auth_ok(&req.rpcid, &member.reconntoken, &member.players);
+            drop(req);
             if send(&mut ws, &state, &ok).await.is_err() {
                 member
                     .app
                     .socket_lost(&member.room, &member.user, session_id, SocketLoss::Dropped);
                 return;
             }
+            drop(ok);
             tracing::debug!(app = %member.app.id, room = %member.room.name, user = %member.user, resumed = member.resumed, "joined");
             match serve_member(&mut ws, &state, &member, session_id, rx).await {
                 End::Settled => {}
@@ -93,22 +93,21 @@ pub async fn run(mut ws: Socket, state: Arc<ServerState>, permit: Arc<Connection
     }
 }
 
-/// A joined member as its session sees it.
+/// A joined member as its session sees it (kept small: one per connected member).
 struct Member {
     app: Arc<App>,
     room: Arc<Room>,
-    user: String,
+    user: Box<str>,
     admin: bool,
-    reconntoken: String,
-    players: Vec<frame::Player>,
     resumed: bool,
 }
 
+/// Checks the tokens and joins; on success also returns the `auth-res` frame to send.
 fn authenticate(
     state: &ServerState,
     req: &AuthRequest,
     link: SessionLink,
-) -> Result<Member, (u32, String)> {
+) -> Result<(Member, String), (u32, String)> {
     let claims = access_token::verify(&state.access_key, &req.token)
         .ok_or_else(|| (codes::TOKEN_INVALID, "invalid access token".to_owned()))?;
     let access = token::verify(
@@ -143,15 +142,15 @@ fn authenticate(
             },
         )
         .map_err(|code| (code, codes::message(code).to_owned()))?;
-    Ok(Member {
+    let ok = frame::auth_ok(&req.rpcid, &joined.reconntoken, &joined.players);
+    let member = Member {
         app,
         room: joined.room,
-        user: access.user_id,
+        user: access.user_id.into(),
         admin: access.permission == token::Permission::Admin,
-        reconntoken: joined.reconntoken,
-        players: joined.players,
         resumed: joined.resumed,
-    })
+    };
+    Ok((member, ok))
 }
 
 /// Waits for the `auth` frame; anything else before it is refused.
@@ -222,21 +221,21 @@ async fn serve_member(
                 }
             }
             out = rx.recv() => match out {
-                Some(Outbound::Frame(text)) => {
-                    if send(ws, state, &text).await.is_err() {
+                Outbound::Frames(frames) => {
+                    if send_all(ws, state, &frames).await.is_err() {
                         return End::Lost(SocketLoss::Dropped);
                     }
                 }
-                Some(Outbound::End(Ending::Disconnect(text))) => {
+                Outbound::End(Ending::Disconnect(text)) => {
                     let _ = send(ws, state, &text).await;
                     close(ws, CloseCode::Normal, "disconnected by server").await;
                     return End::Settled;
                 }
-                Some(Outbound::End(Ending::Superseded)) => {
+                Outbound::End(Ending::Superseded) => {
                     close(ws, CloseCode::Normal, "superseded by a reconnect").await;
                     return End::Settled;
                 }
-                Some(Outbound::End(Ending::SlowReader)) | None => {
+                Outbound::End(Ending::SlowReader) => {
                     state.metrics.rejection(Rejection::SlowReader);
                     close(ws, CloseCode::Again, "send queue overflow").await;
                     return End::Lost(SocketLoss::Dropped);
@@ -364,6 +363,24 @@ async fn send(ws: &mut Socket, state: &ServerState, text: &str) -> Result<(), ()
     )
     .await
     {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(()),
+        Err(_) => {
+            state.metrics.rejection(Rejection::SlowReader);
+            Err(())
+        }
+    }
+}
+
+/// Writes several frames with one flush (one syscall for a burst of presence events).
+async fn send_all(ws: &mut Socket, state: &ServerState, frames: &[Arc<str>]) -> Result<(), ()> {
+    let write = async {
+        for text in frames {
+            ws.feed(Message::text(&**text)).await?;
+        }
+        ws.flush().await
+    };
+    match timeout(state.config.limits.write_timeout, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(()),
         Err(_) => {

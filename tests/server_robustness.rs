@@ -139,9 +139,7 @@ async fn requests_get_error_answers_instead_of_hanging() {
 
 #[tokio::test]
 async fn garbage_http_and_half_handshakes_do_not_hurt() {
-    let mut cfg = fast_config(AppSettings::new(APP));
-    cfg.timings.silent_timeout = Duration::from_secs(30);
-    let server = TestServer::start(cfg).await;
+    let server = TestServer::with_app(AppSettings::new(APP)).await;
     let (mut a, _b) = joined_pair(&server, "room-http").await;
     for junk in [
         &b"\x00\x01\x02\r\n\r\n"[..],
@@ -174,7 +172,10 @@ async fn connections_beyond_the_cap_get_a_clear_503() {
     // Two sockets open; a third connection (half a request sent, so it is accepted) fits, a
     // fourth does not.
     let mut _third = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    _third.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    _third
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let ans = get(server.addr, "/healthz").await;
     assert_eq!(ans.status, 503);

@@ -368,7 +368,9 @@ impl App {
             }
             (Some(_), None) => {}
         }
-        fanout(&self.ctx, &st.members, user, frame::player_out(user));
+        if why != Departure::RoomClosed {
+            fanout(&self.ctx, &st.members, user, frame::player_out(user));
+        }
         true
     }
 

@@ -29,12 +29,14 @@ pub fn keys() -> KeyPair {
     KeyPair::new("test-ak", "test-secret-key-never-printed")
 }
 
-/// Short timers so lifecycle tests run in well under a second each.
+/// Short timers so lifecycle tests run in about a second each. The silent-user timeout stays long
+/// because test clients only answer pings while a test reads them; the test of that timeout sets
+/// its own.
 pub fn fast_config(app: AppSettings) -> ServerConfig {
     let mut cfg = ServerConfig::single(keys(), app);
     cfg.timings.ping_interval = Duration::from_millis(100);
-    cfg.timings.reconnect_window = Duration::from_millis(600);
-    cfg.timings.silent_timeout = Duration::from_millis(500);
+    cfg.timings.reconnect_window = Duration::from_millis(1500);
+    cfg.timings.silent_timeout = Duration::from_secs(10);
     cfg.timings.empty_room_close = Duration::from_millis(300);
     cfg.timings.auth_timeout = Duration::from_millis(500);
     cfg
@@ -368,6 +370,22 @@ pub async fn admin(
         bytes,
     )
     .await
+}
+
+/// Polls a metric until it has the wanted value (timers fire on a loaded machine late, not never).
+pub async fn await_metric(server: &TestServer, line_prefix: &str, want: f64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let got = metric(server, line_prefix).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{line_prefix} stayed {got}, wanted {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Scrapes one sample from /metrics.

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs what the tests need, then runs every test.
+#  - a Python virtual environment in .venv with the official Qiniu SDK (PyPI `qiniu`), which the
+#    SDK-compatibility test drives against the reference server;
+#  - cargo-nextest when present (the plain `cargo test` otherwise).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QINIU_VERSION=7.18.0
+if ! .venv/bin/python -c "import qiniu" >/dev/null 2>&1; then
+  if ! python3 -m venv .venv >/dev/null 2>&1; then
+    echo "python3 -m venv failed; installing python3-venv" >&2
+    apt-get update -qq && apt-get install -y -qq python3-venv
+    python3 -m venv .venv
+  fi
+  .venv/bin/pip install --quiet --disable-pip-version-check "qiniu==${QINIU_VERSION}"
+fi
+export ROOMSTORM_PYTHON="$PWD/.venv/bin/python"
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --no-fail-fast "$@"
+else
+  cargo test --no-fail-fast "$@"
+fi

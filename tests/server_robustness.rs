@@ -207,3 +207,82 @@ async fn a_socket_that_leaves_twice_or_pongs_late_is_harmless() {
     assert_eq!(metric(&server, "roomstorm_server_members").await, 1.0);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_slow_reader_is_disconnected_not_buffered_and_can_come_back() {
+    let mut cfg = fast_config(AppSettings::new(APP));
+    cfg.limits.max_queued_frames = 8;
+    cfg.limits.write_timeout = Duration::from_millis(300);
+    let server = TestServer::start(cfg).await;
+    // The slow member: a tiny receive window, and it never reads.
+    let room = "room-slow";
+    let access_token = exchange(server.addr, &room_token(room, "slowpoke"), room, "slowpoke").await;
+    let url = access_payload(&access_token)["signalingurl2"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let tcp = sock.connect(server.addr).await.unwrap();
+    let (mut slow, _) = tokio_tungstenite::client_async(url.as_str(), tcp)
+        .await
+        .unwrap();
+    let auth = serde_json::json!({"token": access_token, "rpcid": "00000001"});
+    slow.send(Message::text(format!("auth={auth}")))
+        .await
+        .unwrap();
+    let res = slow.next().await.unwrap().unwrap();
+    let res: serde_json::Value =
+        serde_json::from_str(res.to_text().unwrap().strip_prefix("auth-res=").unwrap()).unwrap();
+    let reconntoken = res["reconntoken"].as_str().unwrap().to_owned();
+    // From here on it reads nothing.
+    // A watcher that keeps reading (on its own task) until it sees the slow member drop.
+    let (mut watcher, _) = join(&server, room, "watcher").await;
+    let (seen_tx, mut seen_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        while let Some((cmd, body)) = watcher.next().await {
+            if cmd == "on-player-reconnect" && body["playerid"] == "slowpoke" {
+                let _ = seen_tx.send(watcher);
+                return;
+            }
+        }
+    });
+    // Churn with large playerdata: every join sends the slow member a ~60 KB on-player-in.
+    let big = "x".repeat(60 * 1024);
+    let mut churns = 0;
+    let _watcher = loop {
+        if let Ok(w) = seen_rx.try_recv() {
+            break w;
+        }
+        assert!(churns < 400, "the slow reader was never cut off");
+        let user = format!("churn-{churns}");
+        let mut c = Client::connect_with(server.addr, &room_token(room, &user), room, &user).await;
+        assert_eq!(c.auth(None, &big).await["code"], 0);
+        c.send("disconnect={}").await;
+        churns += 1;
+    };
+    // Only the slow member was cut off; it went into its reconnect window like any dropped socket.
+    assert_eq!(
+        metric(
+            &server,
+            "roomstorm_server_rejections_total{reason=\"slow_reader\"}"
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(
+        metric(&server, "roomstorm_server_members_reconnecting").await,
+        1.0
+    );
+    // And it comes back with its reconnect token, as the SDK would after the 1013 close.
+    let mut back = Client {
+        ws: open_ws(&url).await,
+        user: "slowpoke".into(),
+        access_token,
+        url,
+    };
+    assert_eq!(back.auth(Some(&reconntoken), "").await["code"], 0);
+    assert_eq!(get(server.addr, "/healthz").await.status, 200);
+    drop(slow);
+    server.stop().await;
+}

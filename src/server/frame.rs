@@ -283,6 +283,20 @@ mod tests {
     }
 
     #[test]
+    fn random_input_never_panics() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let alphabet = b"auth=pongdisconnect{}[]\":,=\\0123456789 \n\xc3\xa9rpcid";
+        for _ in 0..20_000 {
+            let len = rng.random_range(0..64);
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                .collect();
+            let _ = parse(&String::from_utf8_lossy(&bytes));
+        }
+    }
+
+    #[test]
     fn built_frames_are_valid_json_whatever_the_strings() {
         let nasty = "q\"uote\\ \u{1}ctl 日本 </script>";
         let players = [Player {

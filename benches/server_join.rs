@@ -108,18 +108,7 @@ async fn connect_from(src: Ipv4Addr, addr: SocketAddr) -> std::io::Result<TcpStr
     let sock = TcpSocket::new_v4()?;
     // Pick the port at connect time (per destination), not at bind time: without this the kernel
     // searches for a port free towards every destination, which gets slow with thousands in use.
-    let one: libc::c_int = 1;
-    // SAFETY: setsockopt on a socket we own, with a pointer to a live c_int.
-    unsafe {
-        use std::os::fd::AsRawFd;
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_BIND_ADDRESS_NO_PORT,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    roomstorm::sockopt::bind_address_no_port(&sock)?;
     sock.bind(SocketAddr::from((src, 0)))?;
     let stream = sock.connect(addr).await?;
     stream.set_nodelay(true)?;
@@ -311,8 +300,53 @@ async fn run_joins(
     }
 }
 
+/// A fixed loopback workload timed right before the run, so figures from different machines (or
+/// from one shared machine at different moments) can be compared: the CPU a plain blocking
+/// server thread spends per connection that sends 100 bytes and gets 200 back.
+fn loopback_reference() -> f64 {
+    use std::io::{Read, Write};
+    const CYCLES: usize = 2000;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        for _ in 0..CYCLES {
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            c.write_all(&[b'x'; 100]).unwrap();
+            let mut got = 0;
+            while got < 200 {
+                got += c.read(&mut buf).unwrap();
+            }
+        }
+    });
+    let thread_cpu = || {
+        // SAFETY: getrusage only writes into the struct we pass.
+        let u = unsafe {
+            let mut u: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_THREAD, &mut u);
+            u
+        };
+        let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+        us(u.ru_utime) + us(u.ru_stime)
+    };
+    let start = thread_cpu();
+    let mut buf = [0u8; 512];
+    for _ in 0..CYCLES {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut got = 0;
+        while got < 100 {
+            got += s.read(&mut buf).unwrap();
+        }
+        s.write_all(&[b'y'; 200]).unwrap();
+    }
+    let per_cycle = (thread_cpu() - start) / CYCLES as f64;
+    client.join().unwrap();
+    per_cycle
+}
+
 fn main() {
     let args = parse_args();
+    let reference = loopback_reference();
     let fd_limit = roomstorm::server::limits::open_file_limit();
     if args.members + args.in_flight + 64 > fd_limit {
         eprintln!(
@@ -350,16 +384,13 @@ fn main() {
         let ticks1 = server_pid.and_then(user_system_ticks);
         tokio::time::sleep(args.hold).await; // only heartbeats now
         let held = scrape(addr).await;
-        report(
-            &args,
-            &phase,
-            &before,
-            &joined,
-            &held,
-            ticks0.zip(ticks1),
+        let figures = Figures {
+            ticks: ticks0.zip(ticks1),
             gen_cpu_join,
-            frames.load(Ordering::Relaxed),
-        );
+            frames: frames.load(Ordering::Relaxed),
+            reference,
+        };
+        report(&args, &phase, &before, &joined, &held, &figures);
         let _ = stop_tx.send(true);
         tokio::time::sleep(Duration::from_secs(2)).await;
         args.members - phase.codes.get(&0).copied().unwrap_or(0)
@@ -375,17 +406,27 @@ fn main() {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Figures gathered outside `/metrics`.
+struct Figures {
+    /// Server (utime, stime) ticks before and after the join phase.
+    ticks: Option<((u64, u64), (u64, u64))>,
+    /// This generator's CPU over the join phase, microseconds.
+    gen_cpu_join: u64,
+    /// Presence frames the members received.
+    frames: u64,
+    /// [`loopback_reference`], microseconds.
+    reference: f64,
+}
+
 fn report(
     args: &Args,
     phase: &JoinPhase,
     before: &Metrics,
     joined: &Metrics,
     held: &Metrics,
-    ticks: Option<((u64, u64), (u64, u64))>,
-    gen_cpu_join: u64,
-    frames: u64,
+    f: &Figures,
 ) {
+    let (ticks, gen_cpu_join, frames) = (f.ticks, f.gen_cpu_join, f.frames);
     let n = args.members as f64;
     let cpu = |m: &Metrics| m["process_cpu_seconds_total"] * 1e6;
     let rss = |m: &Metrics| m["process_resident_memory_bytes"];
@@ -454,6 +495,11 @@ fn report(
     );
     println!("  presence frames received     {frames}");
     println!(
+        "  loopback reference           {:.1} us   (server-side CPU of one plain connect/100 B/200 B/close; per join = {:.2} references)",
+        f.reference,
+        per_join_net / f.reference
+    );
+    println!(
         "{}",
         serde_json::json!({
             "bench": "server_join", "members": args.members, "room_size": args.room_size, "in_flight": args.in_flight,
@@ -461,6 +507,7 @@ fn report(
             "server_cpu_us_per_join": per_join, "server_cpu_us_per_join_without_heartbeats": per_join_net,
             "generator_cpu_us_per_join": gen_cpu_join as f64 / n, "server_rss_bytes_per_member": rss_per_member,
             "server_rss_bytes": rss(held), "server_hold_cpu_us_per_member_s": hold_rate,
+            "loopback_reference_us": f.reference,
         })
     );
 }

@@ -16,6 +16,7 @@
 //! | [`mac`] | Qiniu Mac request signing for management APIs |
 //! | [`server`] | the embedded reference room server (signaling, rooms, management API) |
 //! | [`ids`] | random identifiers |
+//! | [`sockopt`] | socket options std does not expose |
 //!
 //! Participants, the coordinator, scenarios and reports arrive with their own modules.
 
@@ -27,4 +28,5 @@ pub mod error;
 pub mod ids;
 pub mod mac;
 pub mod server;
+pub mod sockopt;
 pub mod token;

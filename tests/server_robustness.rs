@@ -286,3 +286,28 @@ async fn a_slow_reader_is_disconnected_not_buffered_and_can_come_back() {
     drop(slow);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn idle_http_connections_are_closed_after_the_header_timeout() {
+    let server = TestServer::with_app(AppSettings::new(APP)).await;
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr).as_bytes())
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Keep-alive: nothing more is sent; the server closes after its 500 ms header timeout.
+    let start = std::time::Instant::now();
+    let n = tokio::time::timeout(WAIT, s.read(&mut buf))
+        .await
+        .expect("closed in time")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "connection closed without another answer");
+    assert!(
+        start.elapsed() >= Duration::from_millis(400),
+        "closed after {:?}",
+        start.elapsed()
+    );
+    server.stop().await;
+}

@@ -1,0 +1,44 @@
+//! Integer socket options that std and tokio do not expose, shared by the server and load clients.
+
+use std::os::fd::AsRawFd;
+
+/// Sets an integer socket option (`setsockopt(fd, level, name, &value)`).
+pub fn set_int(
+    socket: &impl AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
+    // SAFETY: the fd is borrowed from a live socket and the pointer refers to a live c_int whose
+    // size is passed alongside.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Defers the port choice of a socket bound to port 0 until `connect`, so the kernel picks a port
+/// free towards that destination: many client sockets per source address stay cheap to open.
+pub fn bind_address_no_port(socket: &impl AsRawFd) -> std::io::Result<()> {
+    set_int(socket, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sets_and_reports_errors() {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        super::set_int(&sock, libc::SOL_SOCKET, libc::SO_RCVBUF, 8192).unwrap();
+        assert!(super::set_int(&sock, libc::SOL_SOCKET, -1, 1).is_err());
+    }
+}

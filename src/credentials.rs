@@ -129,7 +129,7 @@ fn parse_file(path: &Path, text: &str) -> Result<KeyPair, CredentialsError> {
 }
 
 /// Key pair options shared by every command that signs or verifies.
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(clap::Args, Clone, Default)]
 pub struct KeyArgs {
     /// Access key (public part of the key pair).
     #[arg(long, env = ACCESS_KEY_ENV)]
@@ -140,6 +140,19 @@ pub struct KeyArgs {
     /// YAML file with `access_key` and `secret_key`, used when the flags/environment give none.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
+}
+
+impl fmt::Debug for KeyArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyArgs")
+            .field("access_key", &self.access_key)
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("credentials", &self.credentials)
+            .finish()
+    }
 }
 
 impl KeyArgs {
@@ -178,6 +191,20 @@ mod tests {
         let shown = format!("{pair:?} {:?}", pair.secret_key);
         assert!(!shown.contains("very-secret-value"), "{shown}");
         assert!(shown.contains("AK"));
+    }
+
+    #[test]
+    fn parsed_arguments_debug_without_the_secret() {
+        let args = KeyArgs {
+            access_key: Some("AK".into()),
+            secret_key: Some("hunter2".into()),
+            credentials: None,
+        };
+        let shown = format!("{args:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 
     #[test]

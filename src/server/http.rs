@@ -203,8 +203,8 @@ fn upgrade(
             Ok(upgraded) => upgraded,
             Err(err) => return tracing::debug!(%err, "websocket upgrade failed"),
         };
-        // Take the TcpStream back from hyper: no boxed I/O layer per socket, and Nagle is turned
-        // off only for sockets that carry small signaling frames.
+        // Take the TcpStream back from hyper: no boxed I/O layer per socket (Nagle is already off:
+        // accepted sockets inherit TCP_NODELAY from the listener).
         let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
             return tracing::warn!("upgraded connection is not a TcpStream");
         };
@@ -213,7 +213,6 @@ fn upgrade(
         let early = parts.read_buf.to_vec();
         drop(parts.read_buf);
         let tcp = parts.io.into_inner();
-        let _ = tcp.set_nodelay(true);
         let ws = if early.is_empty() {
             WebSocketStream::from_raw_socket(tcp, Role::Server, Some(ws_config)).await
         } else {

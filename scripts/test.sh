@@ -2,7 +2,9 @@
 # The test command (README, .ci/run): installs what the tests need, then runs every test.
 #  - a Python virtual environment in .venv with the official Qiniu SDK (PyPI `qiniu`), which the
 #    SDK-compatibility test drives against the reference server;
-#  - cargo-nextest when present (the plain `cargo test` otherwise).
+#  - the Rust tests, with cargo-nextest when present (the plain `cargo test` otherwise);
+#  - the real Qiniu Web SDK in headless Chromium against the reference server
+#    (scripts/websdk-smoke.sh installs Debian's chromium and the npm packages it needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +19,11 @@ if ! .venv/bin/python -c "import qiniu" >/dev/null 2>&1; then
 fi
 export ROOMSTORM_PYTHON="$PWD/.venv/bin/python"
 
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --no-fail-fast "$@"
+  cargo nextest run --no-fail-fast "$@" || status=1
 else
-  cargo test --no-fail-fast "$@"
+  cargo test --no-fail-fast "$@" || status=1
 fi
+scripts/websdk-smoke.sh || status=1
+exit $status

@@ -275,12 +275,7 @@ async fn a_slow_reader_is_disconnected_not_buffered_and_can_come_back() {
         1.0
     );
     // And it comes back with its reconnect token, as the SDK would after the 1013 close.
-    let mut back = Client {
-        ws: open_ws(&url).await,
-        user: "slowpoke".into(),
-        access_token,
-        url,
-    };
+    let mut back = Client::reconnect("slowpoke", &url, &access_token).await;
     assert_eq!(back.auth(Some(&reconntoken), "").await["code"], 0);
     assert_eq!(get(server.addr, "/healthz").await.status, 200);
     drop(slow);

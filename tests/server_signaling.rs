@@ -325,13 +325,7 @@ async fn reauth_inside_the_window_resumes_and_peers_see_reconnect_not_leave() {
         "alice"
     );
     // The SDK reconnects to the same URL with ?rpcid= and re-auths with the same access token.
-    let ws = open_ws(&format!("{url}?rpcid=0123456789abcdef")).await;
-    let mut again = Client {
-        ws,
-        user: "alice".into(),
-        access_token,
-        url,
-    };
+    let mut again = Client::reconnect("alice", &url, &access_token).await;
     let res = again.auth(Some(&reconntoken), "data-alice").await;
     assert_eq!(res["code"], 0, "{res}");
     assert_eq!(player_ids(&res), vec!["peer1"]);
@@ -346,13 +340,7 @@ async fn reauth_inside_the_window_resumes_and_peers_see_reconnect_not_leave() {
     );
     peer.expect_silence(Duration::from_millis(150)).await;
     // The old reconnect token is spent.
-    let ws = open_ws(&again.url).await;
-    let mut stale = Client {
-        ws,
-        user: "alice".into(),
-        access_token: again.access_token.clone(),
-        url: again.url.clone(),
-    };
+    let mut stale = Client::reconnect("alice", &again.url, &again.access_token).await;
     assert_eq!(
         stale.auth(Some(&reconntoken), "").await["code"],
         codes::RECONNECT_TOKEN_EXPIRED
@@ -373,12 +361,7 @@ async fn reauth_after_the_window_answers_10004_and_peers_saw_a_leave() {
     peer.expect("on-player-reconnect").await;
     // The window (1.5 s in tests) passes.
     assert_eq!(peer.expect("on-player-out").await["playerid"], "alice");
-    let mut again = Client {
-        ws: open_ws(&url).await,
-        user: "alice".into(),
-        access_token,
-        url,
-    };
+    let mut again = Client::reconnect("alice", &url, &access_token).await;
     let res = again.auth(Some(&reconntoken), "").await;
     assert_eq!(res["code"], codes::RECONNECT_TOKEN_EXPIRED);
     assert_eq!(
@@ -414,12 +397,7 @@ async fn closing_a_room_answers_10012_to_members_joins_and_reauths() {
     assert_eq!(ans.json()["disconnected"], 2);
     assert_eq!(a.expect("disconnect").await["code"], codes::ROOM_CLOSED);
     // A re-auth of the member that was reconnecting meanwhile: 10012.
-    let mut again = Client {
-        ws: open_ws(&url).await,
-        user: "bobby".into(),
-        access_token,
-        url,
-    };
+    let mut again = Client::reconnect("bobby", &url, &access_token).await;
     assert_eq!(
         again.auth(Some(&reconntoken), "").await["code"],
         codes::ROOM_CLOSED

@@ -198,89 +198,77 @@ impl Metrics {
             "Members inside their reconnect window.",
             self.members_detached.load(Relaxed),
         );
-        let mut counter = |name: &str, help: &str, rows: &[(String, u64)]| {
+        // A counter family: `label` empty for an unlabelled counter (one row with value "").
+        let mut counter = |name: &str, help: &str, label: &str, rows: Vec<(String, u64)>| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (labels, v) in rows {
-                let _ = writeln!(out, "{name}{labels} {v}");
+            for (value, n) in rows {
+                match label {
+                    "" => writeln!(out, "{name} {n}"),
+                    _ => writeln!(out, "{name}{{{label}=\"{value}\"}} {n}"),
+                }
+                .expect("writing to a String cannot fail");
             }
         };
         let one = |v: &AtomicU64| vec![(String::new(), v.load(Relaxed))];
         counter(
             "roomstorm_server_connections_refused_total",
             "Connections refused at the cap.",
-            &one(&self.connections_refused),
+            "",
+            one(&self.connections_refused),
         );
         counter(
             "roomstorm_server_access_tokens_total",
             "Access tokens issued by the HTTP auth exchange.",
-            &one(&self.access_tokens_issued),
+            "",
+            one(&self.access_tokens_issued),
         );
         counter(
             "roomstorm_server_fanout_messages_total",
             "Presence frames sent to other members.",
-            &one(&self.fanout_messages),
+            "",
+            one(&self.fanout_messages),
         );
         counter(
             "roomstorm_server_resumes_total",
             "Successful re-auths with a reconnect token.",
-            &one(&self.resumes),
+            "",
+            one(&self.resumes),
         );
-        let auths: Vec<(String, u64)> = std::iter::once(0)
-            .chain(codes::SERVER_CODES)
-            .map(|c| {
-                (
-                    format!("{{code=\"{c}\"}}"),
-                    self.auths[code_slot(c)].load(Relaxed),
-                )
-            })
-            .collect();
+        let auths = std::iter::once(0).chain(codes::SERVER_CODES);
         counter(
             "roomstorm_server_auths_total",
             "auth-res answers by code (0 = joined).",
-            &auths,
+            "code",
+            auths
+                .map(|c| (c.to_string(), self.auths[code_slot(c)].load(Relaxed)))
+                .collect(),
         );
-        let disconnects: Vec<(String, u64)> = codes::SERVER_CODES
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                (
-                    format!("{{code=\"{c}\"}}"),
-                    self.disconnects[i].load(Relaxed),
-                )
-            })
-            .collect();
+        let disconnects = codes::SERVER_CODES.iter().zip(&self.disconnects);
         counter(
             "roomstorm_server_disconnects_total",
             "Server-initiated disconnect frames by code.",
-            &disconnects,
+            "code",
+            disconnects
+                .map(|(c, n)| (c.to_string(), n.load(Relaxed)))
+                .collect(),
         );
-        let departures: Vec<(String, u64)> = Departure::ALL
-            .iter()
-            .map(|d| {
-                (
-                    format!("{{reason=\"{}\"}}", d.label()),
-                    self.departures_for(*d),
-                )
-            })
-            .collect();
         counter(
             "roomstorm_server_departures_total",
             "Members that left their room, by reason.",
-            &departures,
+            "reason",
+            Departure::ALL
+                .iter()
+                .map(|d| (d.label().to_owned(), self.departures_for(*d)))
+                .collect(),
         );
-        let rejections: Vec<(String, u64)> = Rejection::ALL
-            .iter()
-            .map(|r| {
-                (
-                    format!("{{reason=\"{}\"}}", r.label()),
-                    self.rejections_for(*r),
-                )
-            })
-            .collect();
         counter(
             "roomstorm_server_rejections_total",
             "Frames or sockets rejected, by reason.",
-            &rejections,
+            "reason",
+            Rejection::ALL
+                .iter()
+                .map(|r| (r.label().to_owned(), self.rejections_for(*r)))
+                .collect(),
         );
         render_process(&mut out);
         out

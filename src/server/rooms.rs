@@ -59,6 +59,13 @@ struct RoomState {
     generation: u64,
 }
 
+impl RoomState {
+    /// Neither closed nor taken out of its app's map: joins and management calls apply to it.
+    fn is_open(&self) -> bool {
+        !self.removed && self.closed_until.is_none()
+    }
+}
+
 /// One room of one app.
 #[derive(Debug)]
 pub struct Room {
@@ -225,13 +232,14 @@ impl App {
             if st.removed {
                 continue; // lost a race with the room's removal: look it up again
             }
-            if st.closed_until.is_some() {
+            if !st.is_open() {
                 return Err(codes::ROOM_CLOSED);
             }
             let was_empty = st.members.is_empty();
-            let outcome = match &req.reconntoken {
-                Some(token) => self.resume(&mut st, &req, token),
-                None => self.admit(&mut st, &req),
+            let outcome = if req.reconntoken.is_some() {
+                self.resume(&mut st, req)
+            } else {
+                self.admit(&mut st, req)
             };
             if outcome.is_ok() && was_empty {
                 st.generation += 1; // cancels a pending empty-room close
@@ -263,10 +271,10 @@ impl App {
     fn resume(
         &self,
         st: &mut RoomState,
-        req: &JoinRequest,
-        token: &str,
+        req: JoinRequest,
     ) -> Result<(String, Vec<Player>, bool), u32> {
         let ctx = &self.ctx;
+        let token = req.reconntoken.as_deref().unwrap_or_default();
         let Some(member) = st.members.get_mut(req.user.as_str()) else {
             return Err(codes::RECONNECT_TOKEN_EXPIRED);
         };
@@ -276,7 +284,7 @@ impl App {
         let reconntoken = crate::ids::random_hex(16);
         member.reconntoken = reconntoken.as_str().into();
         member.generation += 1;
-        let previous = member.link.replace(req.link.clone());
+        let previous = member.link.replace(req.link);
         match previous {
             Some(old) => {
                 // The old socket is still open here (e.g. blackholed): peers get the pair of
@@ -306,7 +314,7 @@ impl App {
     fn admit(
         &self,
         st: &mut RoomState,
-        req: &JoinRequest,
+        req: JoinRequest,
     ) -> Result<(String, Vec<Player>, bool), u32> {
         let ctx = &self.ctx;
         if st.members.contains_key(req.user.as_str()) {
@@ -325,7 +333,7 @@ impl App {
         let players = Self::players(st, &req.user);
         let reconntoken = crate::ids::random_hex(16);
         let member = Member {
-            link: Some(req.link.clone()),
+            link: Some(req.link),
             playerdata: req.playerdata.as_str().into(),
             reconntoken: reconntoken.as_str().into(),
             generation: 0,
@@ -423,7 +431,7 @@ impl App {
     pub fn kick(self: &Arc<Self>, room_name: &str, user: &str) -> Result<(), RoomLookupError> {
         let room = self.room(room_name).ok_or(RoomLookupError::RoomNotActive)?;
         let mut st = lock(&room.state);
-        if st.removed || st.closed_until.is_some() {
+        if !st.is_open() {
             return Err(RoomLookupError::RoomNotActive);
         }
         if !self.remove_member(&mut st, user, Departure::Kicked, Some(codes::KICKED)) {
@@ -441,7 +449,7 @@ impl App {
     ) -> Result<usize, RoomLookupError> {
         let room = self.room(room_name).ok_or(RoomLookupError::RoomNotActive)?;
         let mut st = lock(&room.state);
-        if st.removed || st.closed_until.is_some() {
+        if !st.is_open() {
             return Err(RoomLookupError::RoomNotActive);
         }
         let users: Vec<Box<str>> = st.members.keys().cloned().collect();
@@ -469,7 +477,7 @@ impl App {
     pub fn users(&self, room_name: &str) -> Result<Vec<String>, RoomLookupError> {
         let room = self.room(room_name).ok_or(RoomLookupError::RoomNotActive)?;
         let st = lock(&room.state);
-        if st.closed_until.is_some() {
+        if !st.is_open() {
             return Err(RoomLookupError::RoomNotActive);
         }
         let mut users: Vec<String> = st.members.keys().map(|u| u.to_string()).collect();
@@ -483,7 +491,7 @@ impl App {
         for shard in &self.shards {
             let shard = lock(shard);
             for (name, room) in shard.iter() {
-                if name.starts_with(prefix) && lock(&room.state).closed_until.is_none() {
+                if name.starts_with(prefix) && lock(&room.state).is_open() {
                     names.push(name.to_string());
                 }
             }

@@ -166,22 +166,10 @@ async fn await_auth(ws: &mut Socket, state: &ServerState) -> Option<AuthRequest>
                     cmd,
                     rpcid: Some(rpcid),
                 } => {
-                    state.metrics.rejection(Rejection::OutOfOrder);
-                    let _ = send(
-                        ws,
-                        state,
-                        &frame::error_res(&cmd, &rpcid, codes::BAD_REQUEST, "auth first"),
-                    )
-                    .await;
+                    refuse_before_auth(ws, state, &cmd, &rpcid).await;
                 }
                 ClientMessage::Control { rpcid, .. } => {
-                    state.metrics.rejection(Rejection::OutOfOrder);
-                    let _ = send(
-                        ws,
-                        state,
-                        &frame::error_res("control", &rpcid, codes::BAD_REQUEST, "auth first"),
-                    )
-                    .await;
+                    refuse_before_auth(ws, state, "control", &rpcid).await;
                 }
             }
         }
@@ -194,6 +182,17 @@ async fn await_auth(ws: &mut Socket, state: &ServerState) -> Option<AuthRequest>
             None
         }
     }
+}
+
+/// Answers a request that arrived before `auth` (the SDK waits for every rpcid for ever).
+async fn refuse_before_auth(ws: &mut Socket, state: &ServerState, cmd: &str, rpcid: &str) {
+    state.metrics.rejection(Rejection::OutOfOrder);
+    let _ = send(
+        ws,
+        state,
+        &frame::error_res(cmd, rpcid, codes::BAD_REQUEST, "auth first"),
+    )
+    .await;
 }
 
 async fn serve_member(

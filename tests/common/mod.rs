@@ -228,6 +228,18 @@ impl Client {
         }
     }
 
+    /// A new socket for the same join, as the SDK reconnects: same URL plus `?rpcid=`, same
+    /// access token (no new HTTP exchange).
+    pub async fn reconnect(user: &str, url: &str, access_token: &str) -> Self {
+        let ws = open_ws(&format!("{url}?rpcid=0123456789abcdef")).await;
+        Self {
+            ws,
+            user: user.into(),
+            access_token: access_token.into(),
+            url: url.into(),
+        }
+    }
+
     pub async fn send(&mut self, text: &str) {
         self.ws.send(Message::text(text)).await.unwrap();
     }

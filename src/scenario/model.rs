@@ -1,0 +1,485 @@
+//! The checked scenario: what validation produces and what the plan compiler consumes.
+//!
+//! Every value here is already valid (sizes resolved, patterns parsed, durations positive,
+//! scripts well formed), so later stages never re-check and never fail on input.
+
+use std::time::Duration;
+
+use crate::credentials::KeyPair;
+use crate::token::Permission;
+
+/// A validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Short name, used in report folder names (`[a-zA-Z0-9_.-]+`).
+    pub name: String,
+    /// Free text shown in reports.
+    pub description: String,
+    /// Seed of every random choice (arrival jitter, order, hold times): same seed, same run plan.
+    pub seed: u64,
+    /// Hard end of the run, measured from its start; participants still running are aborted.
+    pub deadline: Duration,
+    /// After the deadline or Ctrl-C, how long participants in a room get to leave cleanly.
+    pub leave_grace: Duration,
+    /// What is loaded.
+    pub target: Target,
+    /// The app id rooms live in.
+    pub app: String,
+    /// Keys that sign room tokens; `None` only for the embedded target, which then uses a fresh
+    /// random pair per run. Resolved after `${ENV}` interpolation; never written to reports.
+    pub credentials: Option<KeyPair>,
+    /// The rooms of the run.
+    pub rooms: Rooms,
+    /// Participant groups, in file order.
+    pub groups: Vec<Group>,
+}
+
+/// The server under test.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// The reference server, started in-process on loopback for the run.
+    Embedded(EmbeddedServer),
+    /// A server that is already running.
+    External {
+        /// HTTP base URL of the room-token exchange, e.g. `http://127.0.0.1:7788`.
+        url: String,
+        /// Which signaling protocol it speaks.
+        driver: DriverKind,
+    },
+}
+
+/// Options of the embedded reference server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedServer {
+    /// Room capacity (10011 beyond it).
+    pub max_users: u32,
+    /// `true`: a second login of the same user is refused (10022 to the newcomer);
+    /// `false`: the older session is evicted (10022 to it).
+    pub no_auto_kick_user: bool,
+    /// Server ping interval.
+    pub ping_interval: Duration,
+    /// How long a dropped member may come back.
+    pub reconnect_window: Duration,
+    /// A member silent this long is removed.
+    pub silent_timeout: Duration,
+    /// An empty room is destroyed after this long.
+    pub empty_room_close: Duration,
+}
+
+impl Default for EmbeddedServer {
+    fn default() -> Self {
+        let t = crate::server::Timings::default();
+        Self {
+            max_users: 100,
+            no_auto_kick_user: false,
+            ping_interval: t.ping_interval,
+            reconnect_window: t.reconnect_window,
+            silent_timeout: t.silent_timeout,
+            empty_room_close: t.empty_room_close,
+        }
+    }
+}
+
+/// Signaling protocols roomstorm speaks. To add one: a variant here, a module in `signaling/`,
+/// and its name in the scenario schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverKind {
+    /// The Qiniu-compatible protocol of the reference server (`docs/protocol.md`).
+    Qiniu,
+}
+
+/// The rooms of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rooms {
+    /// How many.
+    pub count: u32,
+    /// Room name pattern; placeholder `{index}` (0-based), e.g. `room-{index:04}`.
+    pub name: NamePattern,
+}
+
+/// A set of participants that share a script, token options and arrival model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// Unique within the scenario (`[a-zA-Z0-9_-]+`).
+    pub name: String,
+    /// How many participants and how they spread over rooms.
+    pub size: GroupSize,
+    /// User id pattern; placeholders `{group} {index} {room} {room_index} {n} {iteration}`.
+    pub user: NamePattern,
+    /// `playerdata` sent at join (what peers see in `user-joined`).
+    pub user_data: String,
+    /// When participants arrive.
+    pub arrival: Arrival,
+    /// In what order rooms receive the group's arrivals.
+    pub order: Order,
+    /// What kind of room token each participant gets.
+    pub token: TokenSpec,
+    /// What each participant does, in order. Well formed: joins and leaves alternate, starting
+    /// outside the room and ending outside it.
+    pub script: Vec<Step>,
+    /// Exact outcome counts this group must produce (checked at the end), in file order.
+    pub expect_counts: Vec<(OutcomeKey, u64)>,
+}
+
+/// Group size, resolved at validation (weights become totals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSize {
+    /// This many in every room.
+    PerRoom(u32),
+    /// This many in all, spread over the rooms round-robin (room `i % rooms`).
+    Total(u32),
+}
+
+/// Arrival model of a group. Offsets are from the start of the run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arrival {
+    /// Everyone at `at`.
+    Burst {
+        /// When.
+        at: Duration,
+    },
+    /// Evenly spread over `over`, starting at `start`.
+    Ramp {
+        /// First arrival.
+        start: Duration,
+        /// Length of the ramp.
+        over: Duration,
+    },
+    /// Open model at a fixed rate until the group is exhausted.
+    Constant {
+        /// First arrival.
+        start: Duration,
+        /// Arrivals per second (> 0).
+        rate: f64,
+        /// Exponential inter-arrival times (a Poisson process) instead of a fixed interval.
+        poisson: bool,
+    },
+    /// Open model through consecutive phases; validation guarantees they hold the whole group.
+    Phases {
+        /// Start of the first phase.
+        start: Duration,
+        /// The phases, in order.
+        phases: Vec<Phase>,
+    },
+    /// Closed model: the group's participants are slots that run the script `iterations` times
+    /// back to back; slot starts are spread evenly over `ramp`.
+    Closed {
+        /// First slot start.
+        start: Duration,
+        /// Slot starts spread over this long.
+        ramp: Duration,
+        /// Script runs per slot (each is one counted participant lifecycle).
+        iterations: u32,
+    },
+}
+
+/// One phase of an open-model arrival schedule: the rate goes linearly from `from` to `to`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Phase {
+    /// Length.
+    pub duration: Duration,
+    /// Rate at the phase start (arrivals per second, ≥ 0).
+    pub from_rate: f64,
+    /// Rate at the phase end (arrivals per second, ≥ 0; equal to `from_rate` for a constant phase).
+    pub to_rate: f64,
+}
+
+/// Room order of a group's arrivals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// A seeded shuffle of all the group's participants (default: realistic mixing).
+    #[default]
+    Shuffled,
+    /// Room 0's participants first, then room 1's…
+    ByRoom,
+    /// One per room in turn: room 0, room 1, … room 0, room 1, …
+    Interleaved,
+}
+
+/// Room token options of a group (negative cases included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenSpec {
+    /// Valid, expired or forged.
+    pub kind: TokenKind,
+    /// Expiry, counted from the start of the run (a token that expires during the run).
+    pub expires_in: Duration,
+    /// `user` or `admin`.
+    pub permission: Permission,
+}
+
+impl Default for TokenSpec {
+    fn default() -> Self {
+        Self {
+            kind: TokenKind::Valid,
+            expires_in: Duration::from_secs(24 * 3600),
+            permission: Permission::User,
+        }
+    }
+}
+
+/// What kind of room token a participant presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Signed with the scenario's key, expiring at `expires_in`.
+    Valid,
+    /// Signed correctly but expired an hour before the run started (10002).
+    Expired,
+    /// Signature does not match (10001).
+    BadSignature,
+}
+
+/// One step of a participant's script.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Enter the room. `expect` lists the join answers that count as expected (0 = success);
+    /// a participant whose join is refused ends there with that code.
+    Join {
+        /// Expected answer codes, never empty.
+        expect: Vec<u32>,
+    },
+    /// Stay in the room. `expect` lists server disconnect codes that may end the stay and still
+    /// count as expected (e.g. 10022 when a later group logs in as the same users).
+    Hold {
+        /// How long.
+        duration: Dist,
+        /// Expected disconnect codes (may be empty).
+        expect: Vec<u32>,
+    },
+    /// Think time outside the room.
+    Wait {
+        /// How long.
+        duration: Dist,
+    },
+    /// Leave the room (`disconnect={}` then close, as the Web SDK does).
+    Leave,
+}
+
+/// A duration drawn per participant from the run's seed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Dist {
+    /// Always this.
+    Fixed(Duration),
+    /// Uniform in `[min, max]`.
+    Uniform {
+        /// Lower bound.
+        min: Duration,
+        /// Upper bound.
+        max: Duration,
+    },
+    /// Exponential with this mean, capped at `max`.
+    Exponential {
+        /// Mean.
+        mean: Duration,
+        /// Cap.
+        max: Duration,
+    },
+    /// Normal, clamped to `[min, max]`.
+    Normal {
+        /// Mean.
+        mean: Duration,
+        /// Standard deviation.
+        stddev: Duration,
+        /// Lower clamp.
+        min: Duration,
+        /// Upper clamp.
+        max: Duration,
+    },
+}
+
+impl Dist {
+    /// The largest value this distribution can produce (for deadline estimates).
+    pub fn upper_bound(&self) -> Duration {
+        match *self {
+            Dist::Fixed(d) => d,
+            Dist::Uniform { max, .. }
+            | Dist::Exponential { max, .. }
+            | Dist::Normal { max, .. } => max,
+        }
+    }
+}
+
+/// What an outcome count in `expect_counts` refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OutcomeKey {
+    /// The script ran to its end.
+    Completed,
+    /// Ended by this RTC code (join refused or disconnected by the server).
+    Code(u32),
+    /// KICKED_OUT by an admin (10006).
+    Kicked,
+    /// Stopped by the deadline or Ctrl-C.
+    Aborted,
+    /// A transport or protocol failure that carries no RTC code.
+    TransportError,
+}
+
+/// A name with placeholders such as `room-{index:04}`: literal text and `{var}` or `{var:0N}`
+/// (zero-padded to N digits). Parsed once, rendered per room or participant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamePattern {
+    source: String,
+    parts: Vec<PatternPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PatternPart {
+    Literal(String),
+    Var { name: String, width: usize },
+}
+
+/// Values a pattern may refer to.
+pub trait PatternVars {
+    /// The text for `name`, or `None` when the pattern may not use it.
+    fn lookup(&self, name: &str) -> Option<PatternValue<'_>>;
+}
+
+/// One placeholder's value.
+#[derive(Debug, Clone, Copy)]
+pub enum PatternValue<'a> {
+    /// Numbers honour `:0N` padding.
+    Number(u64),
+    /// Text is inserted as is.
+    Text(&'a str),
+}
+
+impl NamePattern {
+    /// Parses `text`; `allowed` lists the placeholder names this pattern may use.
+    pub fn parse(text: &str, allowed: &[&str]) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text;
+        while let Some(open) = rest.find(['{', '}']) {
+            if rest.as_bytes()[open] == b'}' {
+                return Err(format!("unmatched `}}` in {text:?}"));
+            }
+            literal.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let close = after
+                .find('}')
+                .ok_or_else(|| format!("unclosed `{{` in {text:?}"))?;
+            let inner = &after[..close];
+            let (name, width) = match inner.split_once(':') {
+                None => (inner, 0),
+                Some((name, fmt)) => {
+                    let digits = fmt.strip_prefix('0').filter(|d| !d.is_empty()).ok_or_else(|| {
+                        format!("placeholder {{{inner}}}: format must be 0N (zero-padded width), e.g. {{{name}:04}}")
+                    })?;
+                    let width: usize = digits
+                        .parse()
+                        .ok()
+                        .filter(|w| (1..=20).contains(w))
+                        .ok_or_else(|| format!("placeholder {{{inner}}}: width must be 1..=20"))?;
+                    (name, width)
+                }
+            };
+            if !allowed.contains(&name) {
+                return Err(format!(
+                    "unknown placeholder {{{name}}}; expected one of {}",
+                    allowed
+                        .iter()
+                        .map(|a| format!("{{{a}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if !literal.is_empty() {
+                parts.push(PatternPart::Literal(std::mem::take(&mut literal)));
+            }
+            parts.push(PatternPart::Var {
+                name: name.to_string(),
+                width,
+            });
+            rest = &after[close + 1..];
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() {
+            parts.push(PatternPart::Literal(literal));
+        }
+        Ok(Self {
+            source: text.to_string(),
+            parts,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the pattern uses placeholder `name`.
+    pub fn uses(&self, name: &str) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, PatternPart::Var { name: n, .. } if n == name))
+    }
+
+    /// Renders with `vars`; a placeholder the vars do not know renders empty (validation has
+    /// already restricted placeholders to known names).
+    pub fn render(&self, vars: &impl PatternVars) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(self.source.len() + 8);
+        for part in &self.parts {
+            match part {
+                PatternPart::Literal(s) => out.push_str(s),
+                PatternPart::Var { name, width } => match vars.lookup(name) {
+                    Some(PatternValue::Number(n)) => {
+                        let _ = write!(out, "{n:0width$}");
+                    }
+                    Some(PatternValue::Text(t)) => out.push_str(t),
+                    None => {}
+                },
+            }
+        }
+        out
+    }
+}
+
+/// Placeholders a room name pattern may use.
+pub const ROOM_VARS: &[&str] = &["index"];
+/// Placeholders a user id pattern may use.
+pub const USER_VARS: &[&str] = &["group", "index", "room", "room_index", "n", "iteration"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Vars;
+    impl PatternVars for Vars {
+        fn lookup(&self, name: &str) -> Option<PatternValue<'_>> {
+            match name {
+                "index" => Some(PatternValue::Number(7)),
+                "room" => Some(PatternValue::Text("r-1")),
+                _ => None,
+            }
+        }
+    }
+
+    #[test]
+    fn patterns_render_padding_and_text() {
+        let p = NamePattern::parse("room-{index:04}", ROOM_VARS).unwrap();
+        assert_eq!(p.render(&Vars), "room-0007");
+        let p = NamePattern::parse("{room}_u{index}", USER_VARS).unwrap();
+        assert_eq!(p.render(&Vars), "r-1_u7");
+        assert!(p.uses("room") && !p.uses("n"));
+        let p = NamePattern::parse("plain", ROOM_VARS).unwrap();
+        assert_eq!(p.render(&Vars), "plain");
+    }
+
+    #[test]
+    fn pattern_errors_say_what_was_expected() {
+        let cases = [
+            (
+                "room-{idx}",
+                "unknown placeholder {idx}; expected one of {index}",
+            ),
+            ("room-{index", "unclosed `{`"),
+            ("room-}", "unmatched `}`"),
+            ("room-{index:4}", "format must be 0N"),
+            ("room-{index:099}", "width must be 1..=20"),
+        ];
+        for (text, want) in cases {
+            let err = NamePattern::parse(text, ROOM_VARS).unwrap_err();
+            assert!(err.contains(want), "{text}: {err}");
+        }
+    }
+}

@@ -27,6 +27,7 @@ pub mod credentials;
 pub mod error;
 pub mod ids;
 pub mod mac;
+pub mod plan;
 pub mod scenario;
 pub mod server;
 pub mod sockopt;

@@ -1,0 +1,137 @@
+//! The coordinator's side of metrics: totals merged from every worker's intervals, and one row
+//! per collection tick (about a second) for the time series.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::Metric;
+use super::recorder::Interval;
+
+/// One row of the time series: what happened during one collection interval.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SeriesRow {
+    /// End of the interval, seconds since the run started.
+    pub t: f64,
+    /// Lifecycles started in the interval.
+    pub started: u64,
+    /// Joins accepted in the interval.
+    pub joins: u64,
+    /// Join refusals in the interval, by code.
+    pub join_errors: BTreeMap<u32, u64>,
+    /// Lifecycles that ended in the interval.
+    pub ended: u64,
+    /// Participants in each state at the end of the interval (DISCONNECTED excludes those not
+    /// started yet and those finished).
+    pub states: BTreeMap<&'static str, i64>,
+    /// Per metric: (count, p50, p99, max) of the samples recorded in the interval, microseconds.
+    pub latency: BTreeMap<&'static str, IntervalLatency>,
+}
+
+/// Latency of one metric within one interval.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct IntervalLatency {
+    /// Samples.
+    pub count: u64,
+    /// Median, µs.
+    pub p50: u64,
+    /// 99th percentile, µs.
+    pub p99: u64,
+    /// Largest, µs.
+    pub max: u64,
+}
+
+/// Everything merged so far.
+#[derive(Debug, Default)]
+pub struct Aggregate {
+    /// Totals over the whole run.
+    pub total: Interval,
+    /// One row per collection.
+    pub series: Vec<SeriesRow>,
+}
+
+impl Aggregate {
+    /// Merges the intervals collected from every worker at `t` seconds and appends a row.
+    pub fn absorb(&mut self, t: f64, intervals: Vec<Interval>) {
+        let mut tick = Interval::default();
+        for i in intervals {
+            tick.absorb(i);
+        }
+        let row = self.row(t, &tick);
+        self.total.absorb(tick);
+        self.series.push(row);
+    }
+
+    fn row(&self, t: f64, tick: &Interval) -> SeriesRow {
+        let mut states = BTreeMap::new();
+        for s in crate::participant::state::ConnectionState::ALL {
+            let now = self.total.state_delta[s.index()] + tick.state_delta[s.index()];
+            states.insert(s.name(), now);
+        }
+        let latency = Metric::ALL
+            .iter()
+            .filter(|m| !tick.latency[m.index()].is_empty())
+            .map(|m| (m.name(), summarize(&tick.latency[m.index()])))
+            .collect();
+        SeriesRow {
+            t,
+            started: tick.started,
+            joins: tick.join_answers.get(&0).copied().unwrap_or(0),
+            join_errors: tick
+                .join_answers
+                .iter()
+                .filter(|(c, _)| **c != 0)
+                .map(|(c, n)| (*c, *n))
+                .collect(),
+            ended: tick.ended(),
+            states,
+            latency,
+        }
+    }
+
+    /// Histogram of `metric` over the run.
+    pub fn histogram(&self, metric: Metric) -> &Histogram<u64> {
+        &self.total.latency[metric.index()]
+    }
+}
+
+/// Count, p50, p99 and max of a histogram.
+pub fn summarize(h: &Histogram<u64>) -> IntervalLatency {
+    IntervalLatency {
+        count: h.len(),
+        p50: h.value_at_quantile(0.5),
+        p99: h.value_at_quantile(0.99),
+        max: h.max(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_hold_the_interval_and_totals_hold_the_run() {
+        let mut agg = Aggregate::default();
+        let mut a = Interval::default();
+        a.started = 2;
+        a.join_answers.insert(0, 2);
+        a.latency(Metric::Join, 1000);
+        a.latency(Metric::Join, 3000);
+        let mut b = Interval::default();
+        b.started = 1;
+        b.join_answers.insert(10011, 1);
+        agg.absorb(1.0, vec![a, b]);
+        let mut c = Interval::default();
+        c.latency(Metric::Join, 2000);
+        agg.absorb(2.0, vec![c]);
+        assert_eq!(agg.series.len(), 2);
+        let r = &agg.series[0];
+        assert_eq!((r.started, r.joins), (3, 2));
+        assert_eq!(r.join_errors, BTreeMap::from([(10011, 1)]));
+        assert_eq!(r.latency["join"].count, 2);
+        assert_eq!(agg.series[1].latency["join"].max, 2000);
+        assert_eq!(agg.histogram(Metric::Join).len(), 3);
+        assert_eq!(agg.total.started, 3);
+    }
+}

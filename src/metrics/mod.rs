@@ -1,0 +1,64 @@
+//! Measurements: named latency metrics in HdrHistograms (microseconds, 3 significant digits),
+//! recorded per worker thread without locks and merged by the coordinator once a second.
+
+pub mod aggregate;
+pub mod recorder;
+
+use hdrhistogram::Histogram;
+
+/// The latency metrics of a run (names as in the design's metric vocabulary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    /// Socket connect start → WebSocket open.
+    Connect,
+    /// Join request sent (token exchange start) → join answer, success or refusal.
+    Join,
+    /// Intended arrival time → CONNECTED (open model: includes generator queueing).
+    TimeToConnected,
+    /// A member's join answer → each other member's `user-joined` for it.
+    PeerVisible,
+    /// Leave sent → the server's close.
+    Leave,
+    /// Leave sent → each other member's `user-left`.
+    PeerGone,
+    /// Intended start → actual start of a participant (the generator's own lateness).
+    Lateness,
+}
+
+impl Metric {
+    /// Every metric, by [`Metric::index`].
+    pub const ALL: [Metric; 7] = [
+        Metric::Connect,
+        Metric::Join,
+        Metric::TimeToConnected,
+        Metric::PeerVisible,
+        Metric::Leave,
+        Metric::PeerGone,
+        Metric::Lateness,
+    ];
+
+    /// Dense index.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Stable name used in reports, thresholds and files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Connect => "connect",
+            Metric::Join => "join",
+            Metric::TimeToConnected => "time_to_connected",
+            Metric::PeerVisible => "peer_visible",
+            Metric::Leave => "leave",
+            Metric::PeerGone => "peer_gone",
+            Metric::Lateness => "lateness",
+        }
+    }
+}
+
+/// An empty latency histogram: microseconds, 3 significant digits, growing as needed.
+pub fn new_histogram() -> Histogram<u64> {
+    let mut h = Histogram::new(3).expect("3 significant digits is valid");
+    h.auto(true);
+    h
+}

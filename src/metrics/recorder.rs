@@ -1,0 +1,162 @@
+//! The per-thread recorder: participants on a worker thread record into it directly (no lock, no
+//! message); the coordinator takes its contents once a second with [`take`].
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use super::{Metric, new_histogram};
+use crate::participant::outcome::{FailureStage, Outcome};
+use crate::participant::presence::Stay;
+use crate::participant::state::ConnectionState;
+use crate::scenario::OutcomeKey;
+
+/// What one worker thread recorded since the last [`take`].
+#[derive(Debug)]
+pub struct Interval {
+    /// One histogram per [`Metric`], by index.
+    pub latency: Vec<Histogram<u64>>,
+    /// Participant lifecycles started.
+    pub started: u64,
+    /// Join answers by code (0 = accepted).
+    pub join_answers: BTreeMap<u32, u64>,
+    /// Disconnects by the server while in the room, by code.
+    pub server_disconnects: BTreeMap<u32, u64>,
+    /// Outcomes by (group, key, expected).
+    pub outcomes: BTreeMap<(u16, OutcomeKey, bool), u64>,
+    /// Transport failures by stage.
+    pub failures: BTreeMap<FailureStage, u64>,
+    /// Change in the number of participants in each state.
+    pub state_delta: [i64; 5],
+    /// State transitions made.
+    pub transitions: u64,
+    /// `user-joined`/`user-left` notices that arrived before the peer's own answer/leave.
+    pub notices_before_reference: u64,
+    /// Notices whose reference time never became known (their sample is missing).
+    pub notices_unresolved: u64,
+    /// Notices about users the plan did not put in the room.
+    pub notices_unknown_user: u64,
+    /// Finished stays, for the end-of-run presence check.
+    pub stays: Vec<Stay>,
+}
+
+impl Default for Interval {
+    fn default() -> Self {
+        Self {
+            latency: Metric::ALL.iter().map(|_| new_histogram()).collect(),
+            started: 0,
+            join_answers: BTreeMap::new(),
+            server_disconnects: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            state_delta: [0; 5],
+            transitions: 0,
+            notices_before_reference: 0,
+            notices_unresolved: 0,
+            notices_unknown_user: 0,
+            stays: Vec::new(),
+        }
+    }
+}
+
+impl Interval {
+    /// Records a latency sample in microseconds.
+    pub fn latency(&mut self, metric: Metric, us: u64) {
+        self.latency[metric.index()].saturating_record(us.max(1));
+    }
+
+    /// Records a state change.
+    pub fn transition(&mut self, from: ConnectionState, to: ConnectionState) {
+        self.state_delta[from.index()] -= 1;
+        self.state_delta[to.index()] += 1;
+        self.transitions += 1;
+    }
+
+    /// Records a lifecycle's outcome.
+    pub fn outcome(&mut self, group: u16, outcome: Outcome) {
+        *self
+            .outcomes
+            .entry((group, outcome.key, outcome.expected))
+            .or_default() += 1;
+    }
+
+    /// Adds `other` into `self` (histograms are added exactly, not averaged).
+    pub fn absorb(&mut self, mut other: Interval) {
+        for (mine, theirs) in self.latency.iter_mut().zip(&other.latency) {
+            mine.add(theirs)
+                .expect("auto-resizing histograms accept any value");
+        }
+        self.started += other.started;
+        add_maps(&mut self.join_answers, &other.join_answers);
+        add_maps(&mut self.server_disconnects, &other.server_disconnects);
+        add_maps(&mut self.outcomes, &other.outcomes);
+        add_maps(&mut self.failures, &other.failures);
+        for (a, b) in self.state_delta.iter_mut().zip(other.state_delta) {
+            *a += b;
+        }
+        self.transitions += other.transitions;
+        self.notices_before_reference += other.notices_before_reference;
+        self.notices_unresolved += other.notices_unresolved;
+        self.notices_unknown_user += other.notices_unknown_user;
+        self.stays.append(&mut other.stays);
+    }
+
+    /// Lifecycles that have ended, whatever the outcome.
+    pub fn ended(&self) -> u64 {
+        self.outcomes.values().sum()
+    }
+}
+
+fn add_maps<K: Ord + Copy>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
+    for (k, v) in from {
+        *into.entry(*k).or_default() += v;
+    }
+}
+
+thread_local! {
+    static RECORDER: RefCell<Interval> = RefCell::new(Interval::default());
+}
+
+/// Records into this thread's recorder.
+pub fn record<R>(f: impl FnOnce(&mut Interval) -> R) -> R {
+    RECORDER.with(|r| f(&mut r.borrow_mut()))
+}
+
+/// Takes everything this thread recorded since the last call.
+pub fn take() -> Interval {
+    RECORDER.with(|r| std::mem::take(&mut *r.borrow_mut()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_thread_local_and_taken_once() {
+        record(|r| {
+            r.latency(Metric::Join, 1500);
+            r.started += 1;
+            r.transition(ConnectionState::Disconnected, ConnectionState::Connecting);
+        });
+        let other = std::thread::spawn(|| {
+            record(|r| r.started += 5);
+            take()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(other.started, 5);
+        let mine = take();
+        assert_eq!(mine.started, 1);
+        assert_eq!(mine.latency[Metric::Join.index()].len(), 1);
+        assert_eq!(mine.state_delta[1], 1);
+        assert_eq!(take().started, 0, "a second take starts from empty");
+        let mut merged = mine;
+        merged.absorb(other);
+        assert_eq!(merged.started, 6);
+        assert_eq!(
+            merged.latency[Metric::Join.index()].value_at_quantile(1.0),
+            1500
+        );
+    }
+}

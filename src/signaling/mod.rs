@@ -1,0 +1,130 @@
+//! The signaling seam: a sans-IO driver per server kind turns the participant's intents (join,
+//! leave) and the bytes it receives into bytes to send and room events.
+//!
+//! The participant actor owns the sockets and the clock, so every driver is timed the same way,
+//! and a driver is tested with recorded frames and no network. To add a driver: 1. a module here
+//! implementing [`SignalingDriver`], 2. a [`crate::scenario::DriverKind`] variant, 3. a case in
+//! [`new_driver`] (the test over all kinds then covers it).
+
+pub mod qiniu;
+
+use crate::scenario::DriverKind;
+
+/// What the participant must do next to move a join forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Fetch this URL with an HTTP GET and hand the answer to [`SignalingDriver::on_http_answer`].
+    Fetch {
+        /// Absolute `http://` URL.
+        url: String,
+    },
+    /// Open a WebSocket to this URL, then call [`SignalingDriver::on_socket_open`].
+    Open {
+        /// Absolute `ws://` URL.
+        url: String,
+    },
+}
+
+/// A member of the room as the server lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// User id.
+    pub user: String,
+    /// Its `playerdata`.
+    pub data: String,
+}
+
+/// Something that happened in the room, as the Web SDK would report it to the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomEvent {
+    /// The join was accepted (CONNECTED); `peers` were already in the room.
+    Joined {
+        /// Members other than ourselves.
+        peers: Vec<Peer>,
+    },
+    /// The join was refused with an RTC code (DISCONNECTED ERROR).
+    JoinRefused {
+        /// The code.
+        code: u32,
+    },
+    /// Another member joined (`user-joined`).
+    UserJoined(Peer),
+    /// Another member left (`user-left`).
+    UserLeft {
+        /// Its user id.
+        user: String,
+    },
+    /// Another member's connection broke (`user-reconnecting`).
+    UserReconnecting {
+        /// Its user id.
+        user: String,
+    },
+    /// Another member came back (`user-reconnected`).
+    UserReconnected {
+        /// Its user id.
+        user: String,
+    },
+    /// The server ended our session with this code (10006 is a kick: KICKED_OUT).
+    Disconnected {
+        /// The code.
+        code: u32,
+    },
+    /// The server's heartbeat (arms the client's dead-server timer).
+    Heartbeat,
+}
+
+/// A protocol violation by the server: the participant ends with a transport error naming it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DriverError {
+    /// The HTTP exchange answered something other than success.
+    #[error("HTTP {status} from the token exchange")]
+    HttpStatus {
+        /// The status.
+        status: u16,
+    },
+    /// An answer could not be understood.
+    #[error("unexpected answer: {0}")]
+    BadAnswer(String),
+}
+
+/// Who joins where: everything a driver needs to build its frames.
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    /// HTTP base URL of the server, without a trailing slash.
+    pub base_url: String,
+    /// App id.
+    pub app: String,
+    /// Room name.
+    pub room: String,
+    /// User id.
+    pub user: String,
+    /// Room token presented.
+    pub room_token: String,
+    /// `playerdata`.
+    pub user_data: String,
+}
+
+/// A server's signaling protocol, without I/O. Methods append frames to send to `out`.
+pub trait SignalingDriver {
+    /// Starts a join: the first thing to fetch or open.
+    fn begin_join(&mut self, join: &JoinRequest) -> Action;
+    /// The HTTP answer to a [`Action::Fetch`]: what to do next.
+    fn on_http_answer(&mut self, status: u16, body: &[u8]) -> Result<Action, DriverError>;
+    /// The WebSocket opened: frames that authenticate.
+    fn on_socket_open(&mut self, out: &mut Vec<String>);
+    /// A text frame arrived: frames to answer with (`out`) and the room event it means, if any.
+    fn on_text(
+        &mut self,
+        text: &str,
+        out: &mut Vec<String>,
+    ) -> Result<Option<RoomEvent>, DriverError>;
+    /// Leave the room: frames to send before closing the socket.
+    fn leave(&mut self, out: &mut Vec<String>);
+}
+
+/// A driver of `kind`.
+pub fn new_driver(kind: DriverKind) -> Box<dyn SignalingDriver> {
+    match kind {
+        DriverKind::Qiniu => Box::new(qiniu::QiniuDriver::default()),
+    }
+}

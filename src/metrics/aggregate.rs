@@ -113,13 +113,17 @@ mod tests {
     #[test]
     fn rows_hold_the_interval_and_totals_hold_the_run() {
         let mut agg = Aggregate::default();
-        let mut a = Interval::default();
-        a.started = 2;
+        let mut a = Interval {
+            started: 2,
+            ..Default::default()
+        };
         a.join_answers.insert(0, 2);
         a.latency(Metric::Join, 1000);
         a.latency(Metric::Join, 3000);
-        let mut b = Interval::default();
-        b.started = 1;
+        let mut b = Interval {
+            started: 1,
+            ..Default::default()
+        };
         b.join_answers.insert(10011, 1);
         agg.absorb(1.0, vec![a, b]);
         let mut c = Interval::default();

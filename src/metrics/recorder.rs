@@ -63,7 +63,11 @@ impl Default for Interval {
 impl Interval {
     /// Records a latency sample in microseconds.
     pub fn latency(&mut self, metric: Metric, us: u64) {
-        self.latency[metric.index()].saturating_record(us.max(1));
+        let h = &mut self.latency[metric.index()];
+        // `record` grows the histogram; `saturating_record` would clamp to its current range.
+        if h.record(us.max(1)).is_err() {
+            h.saturating_record(us.max(1));
+        }
     }
 
     /// Records a state change.
@@ -136,6 +140,7 @@ mod tests {
     fn records_are_thread_local_and_taken_once() {
         record(|r| {
             r.latency(Metric::Join, 1500);
+            r.latency(Metric::Join, 25_000_000);
             r.started += 1;
             r.transition(ConnectionState::Disconnected, ConnectionState::Connecting);
         });
@@ -148,7 +153,10 @@ mod tests {
         assert_eq!(other.started, 5);
         let mine = take();
         assert_eq!(mine.started, 1);
-        assert_eq!(mine.latency[Metric::Join.index()].len(), 1);
+        assert_eq!(mine.latency[Metric::Join.index()].len(), 2);
+        // Large values grow the histogram instead of being clamped (3 significant digits).
+        let max = mine.latency[Metric::Join.index()].max();
+        assert!((24_990_000..=25_010_000).contains(&max), "{max}");
         assert_eq!(mine.state_delta[1], 1);
         assert_eq!(take().started, 0, "a second take starts from empty");
         let mut merged = mine;

@@ -1,6 +1,21 @@
 //! Participants: one actix actor per simulated RTC client, walking the Web SDK's connection
 //! states through a scenario script.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`actor`] | the actor: socket, timers, script steps |
+//! | [`context`] | what all participants of a run share (plan, target, keys, clock, boards) |
+//! | [`state`] | the pure connection state machine |
+//! | [`presence`] | per-room presence boards and the end-of-run presence check |
+//! | [`outcome`] | the one outcome each lifecycle ends with |
+//! | [`registry`] | the participants running on this worker thread |
 
+pub mod actor;
+pub mod context;
 pub mod outcome;
 pub mod presence;
+pub mod registry;
 pub mod state;
+
+pub use actor::{Abort, Participant, Stop};
+pub use context::RunContext;

@@ -19,6 +19,8 @@ use rng::SeededRng;
 /// What a run executes.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The scenario's seed (participants derive their own random streams from it).
+    pub seed: u64,
     /// Room names, by room index.
     pub rooms: Vec<String>,
     /// One entry per group, by group index.
@@ -157,6 +159,7 @@ pub fn compile(scenario: &Scenario) -> Plan {
         p.id = id as u32;
     }
     Plan {
+        seed: scenario.seed,
         rooms,
         groups,
         participants,

@@ -27,7 +27,8 @@ pub enum Departure {
 }
 
 impl Departure {
-    const ALL: [Departure; 6] = [
+    /// Every reason.
+    pub const ALL: [Departure; 6] = [
         Departure::Leave,
         Departure::Kicked,
         Departure::Evicted,
@@ -36,7 +37,8 @@ impl Departure {
         Departure::Silent,
     ];
 
-    fn label(self) -> &'static str {
+    /// The reason's label in metrics and reports.
+    pub fn label(self) -> &'static str {
         match self {
             Departure::Leave => "leave",
             Departure::Kicked => "kicked",
@@ -150,6 +152,13 @@ impl Metrics {
             return 0;
         }
         self.auths[code_slot(code)].load(Relaxed)
+    }
+
+    /// Server-initiated `disconnect` frames with this code so far.
+    pub fn disconnects_with(&self, code: u32) -> u64 {
+        code_slot(code)
+            .checked_sub(1)
+            .map_or(0, |slot| self.disconnects[slot].load(Relaxed))
     }
 
     /// Departures for this reason so far.

@@ -1,0 +1,134 @@
+//! One worker per arbiter (thread): starts its share of participants at their intended times,
+//! measures its own lateness, and hands over what its thread recorded when the coordinator asks.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use crate::metrics::Metric;
+use crate::metrics::recorder::{self, Interval};
+use crate::participant::{self, Participant, RunContext, registry};
+use crate::scenario::OutcomeKey;
+
+/// Participants started back to back before the scheduler yields to running ones.
+const START_BATCH: usize = 64;
+
+/// Starts and stops the participants of one thread.
+pub struct Worker {
+    run: Arc<RunContext>,
+    /// Plan ids of this worker's participants, in arrival order.
+    ids: Vec<u32>,
+    stopping: Rc<Cell<bool>>,
+}
+
+impl Worker {
+    /// A worker for these participants (plan ids in arrival order).
+    pub fn new(run: Arc<RunContext>, ids: Vec<u32>) -> Self {
+        Self {
+            run,
+            ids,
+            stopping: Rc::new(Cell::new(false)),
+        }
+    }
+}
+
+impl Actor for Worker {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let run = self.run.clone();
+        let ids = std::mem::take(&mut self.ids);
+        let stopping = self.stopping.clone();
+        ctx.spawn(schedule(run, ids, stopping).into_actor(self));
+    }
+}
+
+/// Starts each participant at its intended time; after a stop, counts the rest as aborted.
+async fn schedule(run: Arc<RunContext>, ids: Vec<u32>, stopping: Rc<Cell<bool>>) {
+    let mut since_yield = 0;
+    for (i, &id) in ids.iter().enumerate() {
+        let p = &run.plan.participants[id as usize];
+        let due = run.start + p.arrival;
+        if due > std::time::Instant::now() {
+            actix_rt::time::sleep_until(due.into()).await;
+            since_yield = 0;
+        } else if since_yield >= START_BATCH {
+            tokio::task::yield_now().await;
+            since_yield = 0;
+        }
+        if stopping.get() {
+            abort_unstarted(&run, &ids[i..]);
+            return;
+        }
+        let intended = p.arrival.as_micros() as u64;
+        let late = run.now_us().saturating_sub(intended);
+        recorder::record(|r| r.latency(Metric::Lateness, late));
+        Participant::new(run.clone(), id, intended).start();
+        since_yield += 1;
+    }
+}
+
+fn abort_unstarted(run: &RunContext, ids: &[u32]) {
+    recorder::record(|r| {
+        for &id in ids {
+            let group = run.plan.participants[id as usize].group;
+            let n = u64::from(run.plan.groups[group as usize].iterations);
+            let expected = run.plan.groups[group as usize]
+                .expect_counts
+                .iter()
+                .any(|(k, _)| *k == OutcomeKey::Aborted);
+            *r.outcomes
+                .entry((group, OutcomeKey::Aborted, expected))
+                .or_default() += n;
+        }
+    });
+}
+
+/// Hands over what this thread recorded since the last collection.
+#[derive(Debug, Message)]
+#[rtype(result = "Interval")]
+pub struct Collect;
+
+impl Handler<Collect> for Worker {
+    type Result = MessageResult<Collect>;
+
+    fn handle(&mut self, _: Collect, _: &mut Self::Context) -> Self::Result {
+        MessageResult(recorder::take())
+    }
+}
+
+/// Stop arrivals and tell running participants to leave.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct StopArrivals;
+
+impl Handler<StopArrivals> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, _: StopArrivals, _: &mut Self::Context) {
+        self.stopping.set(true);
+        for addr in registry::running() {
+            addr.do_send(participant::Stop);
+        }
+    }
+}
+
+/// End every participant still running (the grace period is over).
+#[derive(Debug, Message)]
+#[rtype(result = "usize")]
+pub struct AbortAll;
+
+impl Handler<AbortAll> for Worker {
+    type Result = usize;
+
+    fn handle(&mut self, _: AbortAll, _: &mut Self::Context) -> usize {
+        self.stopping.set(true);
+        let running = registry::running();
+        for addr in &running {
+            addr.do_send(participant::Abort);
+        }
+        running.len()
+    }
+}

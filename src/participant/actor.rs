@@ -1,0 +1,699 @@
+//! The participant actor: a thin shell that owns the socket, the timers and the clock, executes
+//! the script's steps, and feeds frames to the sans-IO signaling driver.
+//!
+//! Everything it measures goes straight into its thread's recorder; the only messages it gets
+//! are socket items, its own timers and [`Stop`].
+
+use std::sync::Arc;
+
+use actix::io::{SinkWrite, WriteHandler};
+use actix::prelude::*;
+use futures_util::StreamExt as _;
+use futures_util::stream::SplitSink;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::context::RunContext;
+use super::outcome::{FailureStage, Outcome};
+use super::presence::{self, Delay, Stay};
+use super::registry;
+use super::state::{self, ConnectionEvent, ConnectionState, DisconnectReason};
+use crate::metrics::Metric;
+use crate::metrics::recorder::{self, Interval};
+use crate::plan::rng::SeededRng;
+use crate::scenario::{OutcomeKey, Step};
+use crate::signaling::{self, Action, JoinRequest, RoomEvent, SignalingDriver};
+use crate::transport::{self, Socket};
+
+type Sink = SinkWrite<Message, SplitSink<Socket, Message>>;
+
+/// Tells a participant to stop: leave if in a room, and end as aborted.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+/// What the participant is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    /// Nothing in flight (between steps, holding, waiting).
+    Idle,
+    /// The token exchange answer.
+    Http,
+    /// The WebSocket to open.
+    Socket,
+    /// The join answer.
+    JoinAnswer,
+    /// The server to close after our leave.
+    LeaveClose,
+}
+
+/// A notice about a peer whose reference time was not known yet.
+#[derive(Debug, Clone, Copy)]
+struct PendingNotice {
+    slot: u32,
+    at: u64,
+    joined: bool,
+}
+
+/// One simulated RTC client.
+pub struct Participant {
+    run: Arc<RunContext>,
+    id: u32,
+    iteration: u32,
+    step: usize,
+    state: ConnectionState,
+    waiting: Waiting,
+    driver: Box<dyn SignalingDriver>,
+    sink: Option<Sink>,
+    stream: Option<SpawnHandle>,
+    timer: Option<SpawnHandle>,
+    rng: SeededRng,
+    /// Intended start of the current lifecycle (µs since run start).
+    intended_us: u64,
+    /// The current join's start, and its socket connect's start.
+    join_started_us: u64,
+    connect_started_us: u64,
+    leave_sent_us: u64,
+    user: String,
+    slot: u32,
+    board_stamp: u64,
+    stay_from: u64,
+    seen: Vec<u32>,
+    pending: Vec<PendingNotice>,
+    /// A join answer outside its step's `expect` list was received in this lifecycle.
+    unexpected: bool,
+    /// Told to stop: finish as aborted once out of the room.
+    stopping: bool,
+    /// Set once the lifecycle has its outcome (guards against double counting).
+    settled: bool,
+}
+
+impl Participant {
+    /// A participant for plan entry `id`, whose first lifecycle was meant to start at `intended_us`.
+    pub fn new(run: Arc<RunContext>, id: u32, intended_us: u64) -> Self {
+        let driver = signaling::new_driver(run.driver);
+        // Participant streams are disjoint from the plan's group streams (high bit set).
+        let rng = SeededRng::new(run.plan.seed, (1 << 63) | u64::from(id));
+        Self {
+            run,
+            id,
+            iteration: 0,
+            step: 0,
+            state: ConnectionState::Disconnected,
+            waiting: Waiting::Idle,
+            driver,
+            sink: None,
+            stream: None,
+            timer: None,
+            rng,
+            intended_us,
+            join_started_us: 0,
+            connect_started_us: 0,
+            leave_sent_us: 0,
+            user: String::new(),
+            slot: 0,
+            board_stamp: 0,
+            stay_from: 0,
+            seen: Vec::new(),
+            pending: Vec::new(),
+            unexpected: false,
+            stopping: false,
+            settled: false,
+        }
+    }
+
+    fn planned(&self) -> &crate::plan::PlannedParticipant {
+        &self.run.plan.participants[self.id as usize]
+    }
+
+    fn group(&self) -> &crate::plan::GroupPlan {
+        &self.run.plan.groups[self.planned().group as usize]
+    }
+
+    fn script_step(&self) -> Option<Step> {
+        self.group().script.get(self.step).cloned()
+    }
+
+    fn transition(&mut self, event: ConnectionEvent, r: &mut Interval) {
+        match state::next(self.state, event) {
+            Ok(to) => {
+                r.transition(self.state, to);
+                self.state = to;
+            }
+            // The actor only sends events its own state allows; reaching this is a bug in the
+            // shell, which is reported rather than crashing the run.
+            Err(e) => tracing::error!(participant = self.id, "{e}"),
+        }
+    }
+
+    fn cancel_timer(&mut self, ctx: &mut Context<Self>) {
+        if let Some(t) = self.timer.take() {
+            ctx.cancel_future(t);
+        }
+    }
+
+    /// Runs the current step.
+    fn run_step(&mut self, ctx: &mut Context<Self>) {
+        if self.stopping && !self.state.in_room() {
+            return self.settle(OutcomeKey::Aborted, false, ctx);
+        }
+        let Some(step) = self.script_step() else {
+            let expected = !self.unexpected;
+            return self.settle(OutcomeKey::Completed, expected, ctx);
+        };
+        match step {
+            Step::Join { .. } => self.begin_join(ctx),
+            Step::Hold { duration, .. } | Step::Wait { duration } => {
+                let d = self.rng.sample(&duration);
+                self.timer = Some(ctx.run_later(d, |act, ctx| {
+                    act.timer = None;
+                    act.step += 1;
+                    act.run_step(ctx);
+                }));
+            }
+            Step::Leave => self.begin_leave(ctx),
+        }
+    }
+
+    fn begin_join(&mut self, ctx: &mut Context<Self>) {
+        let now = self.run.now_us();
+        self.join_started_us = now;
+        self.user = self.run.plan.user_id(self.planned(), self.iteration);
+        let room = &self.run.plan.rooms[self.planned().room as usize];
+        let group = self.group();
+        let join = JoinRequest {
+            base_url: self.run.base_url.clone(),
+            app: self.run.app.clone(),
+            room: room.clone(),
+            user: self.user.clone(),
+            room_token: self.run.room_token(&group.token, room, &self.user),
+            user_data: group.user_data.to_string(),
+        };
+        recorder::record(|r| self.transition(ConnectionEvent::JoinStarted, r));
+        let action = self.driver.begin_join(&join);
+        let timeout = self.run.join_timeout;
+        self.timer = Some(ctx.run_later(timeout, |act, ctx| {
+            act.timer = None;
+            act.fail(FailureStage::Timeout, "join timed out", ctx);
+        }));
+        self.perform(action, ctx);
+    }
+
+    fn perform(&mut self, action: Action, ctx: &mut Context<Self>) {
+        let run = self.run.clone();
+        match action {
+            Action::Fetch { url } => {
+                self.waiting = Waiting::Http;
+                let fut = async move { transport::http_get(&run.sources, &url).await };
+                ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
+                    if act.waiting != Waiting::Http {
+                        return;
+                    }
+                    let next = match res {
+                        Ok((status, body)) => act.driver.on_http_answer(status, &body),
+                        Err(e) => {
+                            return act.fail(FailureStage::TokenExchange, &e.to_string(), ctx);
+                        }
+                    };
+                    match next {
+                        Ok(action) => act.perform(action, ctx),
+                        Err(e) => act.fail(FailureStage::TokenExchange, &e.to_string(), ctx),
+                    }
+                }));
+            }
+            Action::Open { url } => {
+                self.waiting = Waiting::Socket;
+                self.connect_started_us = self.run.now_us();
+                let fut = async move { transport::ws_open(&run.sources, &url).await };
+                ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
+                    if act.waiting != Waiting::Socket {
+                        return;
+                    }
+                    match res {
+                        Ok(ws) => act.socket_opened(ws, ctx),
+                        Err(e) => act.fail(FailureStage::Connect, &e.to_string(), ctx),
+                    }
+                }));
+            }
+        }
+    }
+
+    fn socket_opened(&mut self, ws: Socket, ctx: &mut Context<Self>) {
+        let connect_us = self.run.now_us().saturating_sub(self.connect_started_us);
+        recorder::record(|r| r.latency(Metric::Connect, connect_us));
+        let (sink, stream) = ws.split();
+        self.sink = Some(SinkWrite::new(sink, ctx));
+        self.stream = Some(Self::add_stream(stream, ctx));
+        self.waiting = Waiting::JoinAnswer;
+        let mut out = Vec::new();
+        self.driver.on_socket_open(&mut out);
+        self.send(out);
+    }
+
+    fn send(&mut self, frames: Vec<String>) {
+        if let Some(sink) = &mut self.sink {
+            for f in frames {
+                if sink.write(Message::text(f)).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn close_socket(&mut self, ctx: &mut Context<Self>) {
+        if let Some(mut sink) = self.sink.take() {
+            sink.close();
+            ctx.cancel_future(sink.handle());
+        }
+        if let Some(s) = self.stream.take() {
+            ctx.cancel_future(s);
+        }
+    }
+
+    fn on_event(&mut self, event: RoomEvent, ctx: &mut Context<Self>) {
+        let now = self.run.now_us();
+        match event {
+            RoomEvent::Joined { peers } if self.waiting == Waiting::JoinAnswer => {
+                self.cancel_timer(ctx);
+                self.waiting = Waiting::Idle;
+                let expected = self.join_expects(0);
+                self.unexpected |= !expected;
+                let room = self.planned().room as usize;
+                let board = &self.run.boards[room];
+                self.slot = board.slot(&self.user).unwrap_or(u32::MAX);
+                if self.slot != u32::MAX {
+                    self.board_stamp = board.answered(self.slot, now);
+                }
+                self.stay_from = now;
+                self.seen.clear();
+                let mut unknown = 0;
+                for p in &peers {
+                    match board.slot(&p.user) {
+                        Some(s) => self.seen.push(s),
+                        None => unknown += 1,
+                    }
+                }
+                let join_us = now - self.join_started_us;
+                let ttc_us = now.saturating_sub(self.intended_us);
+                let first = self.state == ConnectionState::Connecting;
+                recorder::record(|r| {
+                    r.latency(Metric::Join, join_us);
+                    if first {
+                        r.latency(Metric::TimeToConnected, ttc_us);
+                    }
+                    *r.join_answers.entry(0).or_default() += 1;
+                    r.notices_unknown_user += unknown;
+                    self.transition(ConnectionEvent::Accepted, r);
+                });
+                self.step += 1;
+                self.run_step(ctx);
+            }
+            RoomEvent::JoinRefused { code } if self.waiting == Waiting::JoinAnswer => {
+                self.cancel_timer(ctx);
+                self.waiting = Waiting::Idle;
+                let join_us = now - self.join_started_us;
+                recorder::record(|r| {
+                    r.latency(Metric::Join, join_us);
+                    *r.join_answers.entry(code).or_default() += 1;
+                    self.transition(
+                        ConnectionEvent::Ended(DisconnectReason::Error { code: Some(code) }),
+                        r,
+                    );
+                });
+                self.close_socket(ctx);
+                let expected = self.join_expects(code);
+                self.settle(OutcomeKey::Code(code), expected, ctx);
+            }
+            RoomEvent::UserJoined(peer) => self.notice(&peer.user, now, true),
+            RoomEvent::UserLeft { user } => self.notice(&user, now, false),
+            RoomEvent::Disconnected { code } if self.state.in_room() => {
+                self.cancel_timer(ctx);
+                let (reason, key) = match code {
+                    0 => (DisconnectReason::Leave, OutcomeKey::Code(0)),
+                    crate::codes::KICKED => (DisconnectReason::KickedOut, OutcomeKey::Kicked),
+                    c => (
+                        DisconnectReason::Error { code: Some(c) },
+                        OutcomeKey::Code(c),
+                    ),
+                };
+                let expected = match self.script_step() {
+                    Some(Step::Hold { expect, .. }) => expect.contains(&code),
+                    _ => false,
+                };
+                self.end_stay(now);
+                recorder::record(|r| {
+                    *r.server_disconnects.entry(code).or_default() += 1;
+                    self.transition(ConnectionEvent::Ended(reason), r);
+                });
+                self.close_socket(ctx);
+                self.settle(key, expected, ctx);
+            }
+            RoomEvent::Joined { .. }
+            | RoomEvent::JoinRefused { .. }
+            | RoomEvent::Disconnected { .. } => self.fail(
+                FailureStage::InRoom,
+                "join answer or disconnect out of turn",
+                ctx,
+            ),
+            RoomEvent::UserReconnecting { .. }
+            | RoomEvent::UserReconnected { .. }
+            | RoomEvent::Heartbeat => {}
+        }
+    }
+
+    fn join_expects(&self, code: u32) -> bool {
+        match self.script_step() {
+            Some(Step::Join { expect }) => expect.contains(&code),
+            _ => false,
+        }
+    }
+
+    /// A `user-joined` (`joined`) or `user-left` notice for `user` at `now`.
+    fn notice(&mut self, user: &str, now: u64, joined: bool) {
+        let board = &self.run.boards[self.planned().room as usize];
+        let Some(slot) = board.slot(user) else {
+            return recorder::record(|r| r.notices_unknown_user += 1);
+        };
+        if joined && !self.seen.contains(&slot) {
+            self.seen.push(slot);
+        }
+        let delay = if joined {
+            presence::visible_delay(board, slot, now)
+        } else {
+            presence::gone_delay(board, slot, now)
+        };
+        let metric = if joined {
+            Metric::PeerVisible
+        } else {
+            Metric::PeerGone
+        };
+        match delay {
+            Delay::Measured(us) => recorder::record(|r| r.latency(metric, us)),
+            Delay::BeforeReference => recorder::record(|r| {
+                r.latency(metric, 0);
+                r.notices_before_reference += 1;
+            }),
+            Delay::Pending => self.pending.push(PendingNotice {
+                slot,
+                at: now,
+                joined,
+            }),
+        }
+    }
+
+    /// Resolves notices whose reference time is known by now; the rest count as unresolved.
+    fn resolve_pending(&mut self, last_chance: bool) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let board = &self.run.boards[self.planned().room as usize];
+        let mut pending = std::mem::take(&mut self.pending);
+        recorder::record(|r| {
+            pending.retain(|n| {
+                let reference = if n.joined {
+                    board.answered_at(n.slot)
+                } else {
+                    board.left_at(n.slot)
+                };
+                let metric = if n.joined {
+                    Metric::PeerVisible
+                } else {
+                    Metric::PeerGone
+                };
+                match reference {
+                    Some(at) if at <= n.at => r.latency(metric, n.at - at),
+                    Some(_) => {
+                        r.latency(metric, 0);
+                        r.notices_before_reference += 1;
+                    }
+                    None if last_chance => r.notices_unresolved += 1,
+                    None => return true,
+                }
+                false
+            });
+        });
+        self.pending = pending;
+    }
+
+    fn end_stay(&mut self, now: u64) {
+        if self.slot != u32::MAX {
+            self.run.boards[self.planned().room as usize].leaving(self.slot, self.board_stamp, now);
+        }
+        self.resolve_pending(false);
+        let stay = Stay {
+            room: self.planned().room,
+            slot: self.slot,
+            from: self.stay_from,
+            to: now,
+            seen: std::mem::take(&mut self.seen),
+        };
+        if stay.slot != u32::MAX {
+            recorder::record(|r| r.stays.push(stay));
+        }
+    }
+
+    fn begin_leave(&mut self, ctx: &mut Context<Self>) {
+        let now = self.run.now_us();
+        self.leave_sent_us = now;
+        self.end_stay(now);
+        let mut out = Vec::new();
+        self.driver.leave(&mut out);
+        self.send(out);
+        if let Some(sink) = &mut self.sink {
+            let _ = sink.write(Message::Close(None));
+        }
+        self.waiting = Waiting::LeaveClose;
+        let timeout = self.run.leave_timeout;
+        self.timer = Some(ctx.run_later(timeout, |act, ctx| {
+            act.timer = None;
+            // The server never closed: the leave is done from our side (as the SDK does).
+            act.leave_done(false, ctx);
+        }));
+    }
+
+    fn leave_done(&mut self, answered: bool, ctx: &mut Context<Self>) {
+        self.cancel_timer(ctx);
+        self.waiting = Waiting::Idle;
+        let leave_us = self.run.now_us() - self.leave_sent_us;
+        recorder::record(|r| {
+            if answered {
+                r.latency(Metric::Leave, leave_us);
+            }
+            self.transition(ConnectionEvent::Ended(DisconnectReason::Leave), r);
+        });
+        self.close_socket(ctx);
+        if self.stopping {
+            return self.settle(OutcomeKey::Aborted, false, ctx);
+        }
+        self.step += 1;
+        self.run_step(ctx);
+    }
+
+    /// A transport or protocol failure: the lifecycle ends with `transport_error`.
+    fn fail(&mut self, stage: FailureStage, why: &str, ctx: &mut Context<Self>) {
+        tracing::debug!(participant = self.id, stage = stage.name(), "{why}");
+        self.cancel_timer(ctx);
+        self.waiting = Waiting::Idle;
+        let now = self.run.now_us();
+        if self.state.in_room() {
+            self.end_stay(now);
+        }
+        recorder::record(|r| {
+            *r.failures.entry(stage).or_default() += 1;
+            if self.state != ConnectionState::Disconnected {
+                self.transition(
+                    ConnectionEvent::Ended(DisconnectReason::Error { code: None }),
+                    r,
+                );
+            }
+        });
+        self.close_socket(ctx);
+        self.settle(OutcomeKey::TransportError, false, ctx);
+    }
+
+    /// Records this lifecycle's one outcome, then starts the next iteration or stops.
+    fn settle(&mut self, key: OutcomeKey, expected: bool, ctx: &mut Context<Self>) {
+        if self.settled {
+            return;
+        }
+        self.settled = true;
+        self.cancel_timer(ctx);
+        self.resolve_pending(true);
+        let group = self.planned().group;
+        let expected = expected
+            || (key == OutcomeKey::Aborted
+                && self
+                    .group()
+                    .expect_counts
+                    .iter()
+                    .any(|(k, _)| *k == OutcomeKey::Aborted));
+        let step = self.step.min(u16::MAX as usize) as u16;
+        recorder::record(|r| {
+            r.outcome(
+                group,
+                Outcome {
+                    key,
+                    expected,
+                    step,
+                },
+            );
+        });
+        let iterations = self.group().iterations;
+        if self.iteration + 1 < iterations {
+            self.iteration += 1;
+            if self.stopping {
+                // Iterations that will never run are aborted too: every lifecycle is counted.
+                let left = u64::from(iterations - self.iteration);
+                recorder::record(|r| {
+                    *r.outcomes
+                        .entry((group, OutcomeKey::Aborted, false))
+                        .or_default() += left;
+                });
+                self.iteration = iterations;
+                ctx.stop();
+                return;
+            }
+            self.step = 0;
+            self.unexpected = false;
+            self.settled = false;
+            self.intended_us = self.run.now_us();
+            recorder::record(|r| r.started += 1);
+            self.run_step(ctx);
+        } else {
+            ctx.stop();
+        }
+    }
+}
+
+impl Actor for Participant {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Small mailbox: a participant gets few messages (its own stop, at most).
+        ctx.set_mailbox_capacity(4);
+        registry::register(self.id, ctx.address());
+        recorder::record(|r| {
+            r.started += 1;
+            r.state_delta[ConnectionState::Disconnected.index()] += 1;
+        });
+        self.run_step(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        registry::unregister(self.id);
+        recorder::record(|r| r.state_delta[self.state.index()] -= 1);
+    }
+}
+
+impl StreamHandler<Result<Message, WsError>> for Participant {
+    fn handle(&mut self, item: Result<Message, WsError>, ctx: &mut Self::Context) {
+        match item {
+            Ok(Message::Text(text)) => {
+                let mut out = Vec::new();
+                let event = self.driver.on_text(text.as_str(), &mut out);
+                self.send(out);
+                match event {
+                    Ok(Some(e)) => self.on_event(e, ctx),
+                    Ok(None) => {}
+                    Err(e) => {
+                        let stage = self.stage();
+                        self.fail(stage, &e.to_string(), ctx)
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if self.waiting != Waiting::LeaveClose {
+                    let stage = self.stage();
+                    self.fail(stage, &e.to_string(), ctx);
+                }
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        self.stream = None;
+        match self.waiting {
+            Waiting::LeaveClose => self.leave_done(true, ctx),
+            _ if self.settled => {}
+            _ => {
+                let stage = self.stage();
+                self.fail(stage, "server closed the socket", ctx)
+            }
+        }
+    }
+}
+
+impl Participant {
+    fn stage(&self) -> FailureStage {
+        match self.waiting {
+            Waiting::Http => FailureStage::TokenExchange,
+            Waiting::Socket => FailureStage::Connect,
+            Waiting::JoinAnswer => FailureStage::Auth,
+            Waiting::Idle | Waiting::LeaveClose => FailureStage::InRoom,
+        }
+    }
+}
+
+impl WriteHandler<WsError> for Participant {
+    fn error(&mut self, err: WsError, ctx: &mut Self::Context) -> Running {
+        if self.waiting != Waiting::LeaveClose && !self.settled {
+            let stage = self.stage();
+            self.fail(stage, &format!("write: {err}"), ctx);
+        }
+        Running::Continue
+    }
+
+    fn finished(&mut self, _ctx: &mut Self::Context) {}
+}
+
+impl Handler<Stop> for Participant {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+        if self.stopping || self.settled {
+            return;
+        }
+        self.stopping = true;
+        match self.waiting {
+            Waiting::LeaveClose => {}
+            _ if self.state.in_room() => {
+                self.cancel_timer(ctx);
+                self.begin_leave(ctx);
+            }
+            Waiting::Idle => self.run_step(ctx),
+            // Mid-join: give up now.
+            _ => {
+                self.cancel_timer(ctx);
+                self.waiting = Waiting::Idle;
+                recorder::record(|r| {
+                    if self.state != ConnectionState::Disconnected {
+                        self.transition(ConnectionEvent::Ended(DisconnectReason::Leave), r);
+                    }
+                });
+                self.close_socket(ctx);
+                self.settle(OutcomeKey::Aborted, false, ctx);
+            }
+        }
+    }
+}
+
+/// Forces a participant that ignored [`Stop`] past the grace period to end as aborted.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Abort;
+
+impl Handler<Abort> for Participant {
+    type Result = ();
+
+    fn handle(&mut self, _: Abort, ctx: &mut Self::Context) {
+        self.stopping = true;
+        if self.state != ConnectionState::Disconnected {
+            recorder::record(|r| {
+                self.transition(ConnectionEvent::Ended(DisconnectReason::Leave), r)
+            });
+        }
+        self.close_socket(ctx);
+        self.settle(OutcomeKey::Aborted, false, ctx);
+        ctx.stop();
+    }
+}

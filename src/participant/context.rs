@@ -1,0 +1,109 @@
+//! What every participant of a run shares, read-only: the plan, the target, the keys, the run's
+//! clock and the rooms' presence boards.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::presence::RoomBoard;
+use crate::credentials::KeyPair;
+use crate::plan::Plan;
+use crate::scenario::{DriverKind, TokenKind, TokenSpec};
+use crate::token::{self, RoomAccess};
+use crate::transport::SourcePool;
+
+/// The shared, immutable context of a run.
+#[derive(Debug)]
+pub struct RunContext {
+    /// The compiled plan.
+    pub plan: Arc<Plan>,
+    /// HTTP base URL of the server under test.
+    pub base_url: String,
+    /// App id.
+    pub app: String,
+    /// Which protocol to speak.
+    pub driver: DriverKind,
+    /// Keys that sign room tokens.
+    pub keys: KeyPair,
+    /// The run's clock origin: every time stamp is measured from here, on this one clock.
+    pub start: Instant,
+    /// The same origin as Unix seconds (token expiry is absolute).
+    pub start_unix: u64,
+    /// One presence board per room.
+    pub boards: Vec<RoomBoard>,
+    /// Local addresses client sockets use.
+    pub sources: SourcePool,
+    /// Token exchange + socket + join answer must finish within this.
+    pub join_timeout: Duration,
+    /// A leave waits this long for the server to close before closing itself.
+    pub leave_timeout: Duration,
+}
+
+impl RunContext {
+    /// A context whose clock starts now; boards are built from the plan's users per room.
+    pub fn new(
+        plan: Arc<Plan>,
+        base_url: String,
+        app: String,
+        driver: DriverKind,
+        keys: KeyPair,
+        sources: SourcePool,
+    ) -> Self {
+        let mut users: Vec<Vec<String>> = vec![Vec::new(); plan.rooms.len()];
+        for p in &plan.participants {
+            let g = &plan.groups[p.group as usize];
+            for it in 0..g.iterations {
+                users[p.room as usize].push(plan.user_id(p, it));
+                if !g.user.uses("iteration") {
+                    break;
+                }
+            }
+        }
+        let boards = users
+            .iter()
+            .map(|u| RoomBoard::new(u.iter().map(String::as_str)))
+            .collect();
+        Self {
+            plan,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            app,
+            driver,
+            keys,
+            start: Instant::now(),
+            start_unix: token::unix_now(),
+            boards,
+            sources,
+            join_timeout: Duration::from_secs(10),
+            leave_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// Microseconds since the run started.
+    pub fn now_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+
+    /// The room token a participant with these options presents.
+    pub fn room_token(&self, spec: &TokenSpec, room: &str, user: &str) -> String {
+        let expire_at = match spec.kind {
+            TokenKind::Expired => self.start_unix.saturating_sub(3600),
+            TokenKind::Valid | TokenKind::BadSignature => {
+                self.start_unix + spec.expires_in.as_secs()
+            }
+        };
+        let access = RoomAccess {
+            app_id: self.app.clone(),
+            room_name: room.to_string(),
+            user_id: user.to_string(),
+            expire_at,
+            permission: spec.permission,
+        };
+        match spec.kind {
+            TokenKind::BadSignature => {
+                // Same access key, another secret: the signature cannot match.
+                let forged = KeyPair::new(self.keys.access_key.clone(), "not-the-secret");
+                token::mint(&forged, &access)
+            }
+            _ => token::mint(&self.keys, &access),
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! The run summary: everything the terminal table shows plus the time series and the merged
+//! histograms, as one serializable value (`summary.json`, schema version [`SCHEMA_VERSION`]).
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+use serde::Serialize;
+
+use crate::coordinator::{EndReason, RunOutput};
+use crate::metrics::Metric;
+use crate::metrics::aggregate::SeriesRow;
+use crate::participant::outcome::key_name;
+use crate::participant::presence;
+use crate::plan::Plan;
+use crate::scenario::{OutcomeKey, Scenario};
+use crate::target::ServerCounters;
+
+/// Version of the `summary.json` layout; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The run summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Layout version.
+    pub schema_version: u32,
+    /// roomstorm version that produced it.
+    pub roomstorm_version: &'static str,
+    /// The scenario.
+    pub scenario: ScenarioInfo,
+    /// What was loaded.
+    pub target: TargetInfo,
+    /// Start, RFC 3339 UTC.
+    pub started_at: String,
+    /// Wall time of the run, seconds.
+    pub duration_s: f64,
+    /// Why the run ended.
+    pub end_reason: EndReason,
+    /// Worker threads.
+    pub workers: usize,
+    /// Size of the plan.
+    pub plan: PlanInfo,
+    /// Outcomes.
+    pub outcomes: Outcomes,
+    /// Every scheduled lifecycle has exactly one outcome.
+    pub conservation: Conservation,
+    /// Join answers and server disconnects by code.
+    pub codes: Codes,
+    /// Transport failures by stage.
+    pub failures: BTreeMap<&'static str, u64>,
+    /// The presence check.
+    pub presence: Presence,
+    /// Latency percentiles per metric, microseconds.
+    pub latency: BTreeMap<&'static str, Percentiles>,
+    /// Merged histograms per metric: HdrHistogram V2 deflate encoding, base64.
+    pub histograms: BTreeMap<&'static str, String>,
+    /// One row per collection interval.
+    pub series: Vec<SeriesRow>,
+    /// The embedded server's own counters (absent for external targets).
+    pub server: Option<ServerCounters>,
+    /// Each check the scenario implies, with its result.
+    pub expectations: Vec<Expectation>,
+    /// `pass` when every expectation holds and the run was not interrupted.
+    pub verdict: Verdict,
+}
+
+/// Scenario identity.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioInfo {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// File it came from.
+    pub file: String,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// Target identity (never credentials).
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetInfo {
+    /// `embedded` or `external`.
+    pub kind: &'static str,
+    /// HTTP base URL.
+    pub url: String,
+    /// Signaling driver.
+    pub driver: &'static str,
+}
+
+/// Plan size.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanInfo {
+    /// Rooms.
+    pub rooms: usize,
+    /// Participants (closed-model slots count once).
+    pub participants: usize,
+    /// Lifecycles scheduled (closed-model iterations each count).
+    pub lifecycles: u64,
+}
+
+/// Outcome counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcomes {
+    /// Lifecycles with an expected outcome.
+    pub expected: u64,
+    /// Lifecycles with an unexpected outcome.
+    pub unexpected: u64,
+    /// By outcome (`completed`, an RTC code, `kicked`, `transport_error`, `aborted`).
+    pub by_outcome: BTreeMap<String, Split>,
+    /// The same per group.
+    pub by_group: BTreeMap<String, BTreeMap<String, Split>>,
+}
+
+/// Expected and unexpected counts.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Split {
+    /// Counted as expected by the scenario.
+    pub expected: u64,
+    /// Not expected.
+    pub unexpected: u64,
+}
+
+impl Split {
+    /// Both together.
+    pub fn total(&self) -> u64 {
+        self.expected + self.unexpected
+    }
+}
+
+/// scheduled = completed + failed + aborted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conservation {
+    /// Lifecycles scheduled.
+    pub scheduled: u64,
+    /// Lifecycles with an outcome.
+    pub accounted: u64,
+    /// Whether they are equal.
+    pub holds: bool,
+}
+
+/// Codes seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct Codes {
+    /// Join answers by code (0 = accepted).
+    pub join: BTreeMap<u32, u64>,
+    /// Server `disconnect` frames received in rooms, by code.
+    pub disconnect: BTreeMap<u32, u64>,
+}
+
+/// The presence check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Presence {
+    /// Stays checked.
+    pub stays: usize,
+    /// Pairs of overlapping members where one never saw the other.
+    pub errors: u64,
+    /// Overlap below which a missed peer is not an error, microseconds.
+    pub overlap_grace_us: u64,
+    /// Notices received before the peer's own answer was processed (counted as 0 µs).
+    pub notices_before_reference: u64,
+    /// Notices whose reference time never became known (no sample).
+    pub notices_unresolved: u64,
+    /// Notices about users the plan did not put in the room.
+    pub notices_unknown_user: u64,
+}
+
+/// Percentiles of one metric, microseconds.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Percentiles {
+    /// Samples.
+    pub count: u64,
+    /// Smallest.
+    pub min: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: u64,
+    /// 90th.
+    pub p90: u64,
+    /// 99th.
+    pub p99: u64,
+    /// 99.9th.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+/// One check with its result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expectation {
+    /// What is checked.
+    pub name: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// Observed versus wanted.
+    pub detail: String,
+}
+
+/// The run's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every expectation held.
+    Pass,
+    /// At least one did not.
+    Fail,
+    /// Ctrl-C: results are partial.
+    Interrupted,
+}
+
+/// Inputs besides the run output.
+#[derive(Debug, Clone)]
+pub struct RunMeta {
+    /// Scenario file as given.
+    pub file: String,
+    /// Target identity.
+    pub target: TargetInfo,
+    /// Start, RFC 3339.
+    pub started_at: String,
+    /// Server counters, when embedded.
+    pub server: Option<ServerCounters>,
+}
+
+/// Builds the summary of a finished run.
+pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -> Summary {
+    let total = &out.aggregate.total;
+    let mut by_outcome: BTreeMap<String, Split> = BTreeMap::new();
+    let mut by_group: BTreeMap<String, BTreeMap<String, Split>> = BTreeMap::new();
+    let mut per_group_key: BTreeMap<(u16, OutcomeKey), u64> = BTreeMap::new();
+    for (&(group, key, expected), &n) in &total.outcomes {
+        let name = key_name(key);
+        let add = |s: &mut Split| {
+            if expected {
+                s.expected += n
+            } else {
+                s.unexpected += n
+            }
+        };
+        add(by_outcome.entry(name.clone()).or_default());
+        let gname = plan.groups[group as usize].name.clone();
+        add(by_group.entry(gname).or_default().entry(name).or_default());
+        *per_group_key.entry((group, key)).or_default() += n;
+    }
+    let expected: u64 = by_outcome.values().map(|s| s.expected).sum();
+    let unexpected: u64 = by_outcome.values().map(|s| s.unexpected).sum();
+    let accounted = expected + unexpected;
+    let scheduled = plan.lifecycles();
+    let presence_errors = presence::presence_errors(&total.stays);
+
+    let mut expectations = vec![
+        Expectation {
+            name: "conservation".into(),
+            passed: accounted == scheduled,
+            detail: format!("{scheduled} scheduled, {accounted} with an outcome"),
+        },
+        Expectation {
+            name: "no unexpected outcomes".into(),
+            passed: unexpected == 0,
+            detail: format!("{unexpected} unexpected"),
+        },
+        Expectation {
+            name: "presence".into(),
+            passed: presence_errors == 0,
+            detail: format!(
+                "{presence_errors} missed co-members in {} stays",
+                total.stays.len()
+            ),
+        },
+    ];
+    for (gi, g) in plan.groups.iter().enumerate() {
+        for (key, want) in &g.expect_counts {
+            let got = per_group_key.get(&(gi as u16, *key)).copied().unwrap_or(0);
+            expectations.push(Expectation {
+                name: format!("group {}: {} == {want}", g.name, key_name(*key)),
+                passed: got == *want,
+                detail: format!("got {got}"),
+            });
+        }
+    }
+    let verdict = if out.end == EndReason::Interrupted {
+        Verdict::Interrupted
+    } else if expectations.iter().all(|e| e.passed) {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    Summary {
+        schema_version: SCHEMA_VERSION,
+        roomstorm_version: env!("CARGO_PKG_VERSION"),
+        scenario: ScenarioInfo {
+            name: scenario.name.clone(),
+            description: scenario.description.clone(),
+            file: meta.file,
+            seed: scenario.seed,
+        },
+        target: meta.target,
+        started_at: meta.started_at,
+        duration_s: out.elapsed.as_secs_f64(),
+        end_reason: out.end,
+        workers: out.workers,
+        plan: PlanInfo {
+            rooms: plan.rooms.len(),
+            participants: plan.participants.len(),
+            lifecycles: scheduled,
+        },
+        outcomes: Outcomes {
+            expected,
+            unexpected,
+            by_outcome,
+            by_group,
+        },
+        conservation: Conservation {
+            scheduled,
+            accounted,
+            holds: accounted == scheduled,
+        },
+        codes: Codes {
+            join: total.join_answers.clone(),
+            disconnect: total.server_disconnects.clone(),
+        },
+        failures: total
+            .failures
+            .iter()
+            .map(|(stage, n)| (stage.name(), *n))
+            .collect(),
+        presence: Presence {
+            stays: total.stays.len(),
+            errors: presence_errors,
+            overlap_grace_us: presence::OVERLAP_GRACE_US,
+            notices_before_reference: total.notices_before_reference,
+            notices_unresolved: total.notices_unresolved,
+            notices_unknown_user: total.notices_unknown_user,
+        },
+        latency: Metric::ALL
+            .iter()
+            .map(|m| (m.name(), percentiles(out.aggregate.histogram(*m))))
+            .collect(),
+        histograms: Metric::ALL
+            .iter()
+            .map(|m| (m.name(), encode(out.aggregate.histogram(*m))))
+            .collect(),
+        series: out.aggregate.series.clone(),
+        server: meta.server,
+        expectations,
+        verdict,
+    }
+}
+
+/// Percentiles of a histogram (all zero when empty).
+pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles {
+            count: 0,
+            min: 0,
+            mean: 0.0,
+            p50: 0,
+            p90: 0,
+            p99: 0,
+            p999: 0,
+            max: 0,
+        };
+    }
+    Percentiles {
+        count: h.len(),
+        min: h.min(),
+        mean: h.mean(),
+        p50: h.value_at_quantile(0.5),
+        p90: h.value_at_quantile(0.9),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        max: h.max(),
+    }
+}
+
+/// The standard HdrHistogram V2 compressed encoding, base64 (what `.hlog` lines carry).
+pub fn encode(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    match V2DeflateSerializer::new().serialize(h, &mut buf) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
+        Err(e) => {
+            tracing::error!("histogram encoding failed: {e:?}");
+            String::new()
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The terminal summary: outcomes, codes (expected and not), latency percentiles per metric,
+//! generator lateness, expectations and the verdict.
+
+use std::fmt::Write as _;
+
+use super::summary::{Summary, Verdict};
+use crate::codes;
+use crate::coordinator::progress::format_us;
+
+/// Renders the summary as plain text tables.
+pub fn render(s: &Summary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "roomstorm {} · scenario {} ({}) · target {} {}",
+        s.roomstorm_version, s.scenario.name, s.scenario.file, s.target.kind, s.target.url
+    );
+    let _ = writeln!(
+        o,
+        "started {} · ran {:.1}s · ended: {} · {} rooms, {} participants, {} lifecycles · {} workers",
+        s.started_at,
+        s.duration_s,
+        serde_json::to_value(s.end_reason)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        s.plan.rooms,
+        s.plan.participants,
+        s.plan.lifecycles,
+        s.workers
+    );
+
+    let _ = writeln!(o, "\noutcomes                     expected  unexpected");
+    for (name, split) in &s.outcomes.by_outcome {
+        let label = match name.parse::<u32>() {
+            Ok(code) => format!("{name} {}", codes::message(code)),
+            Err(_) => name.clone(),
+        };
+        let _ = writeln!(
+            o,
+            "  {label:<26} {:>8}  {:>10}",
+            split.expected, split.unexpected
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  {:<26} {:>8}  {:>10}",
+        "total", s.outcomes.expected, s.outcomes.unexpected
+    );
+    let _ = writeln!(
+        o,
+        "conservation: {} scheduled = {} with an outcome: {}",
+        s.conservation.scheduled,
+        s.conservation.accounted,
+        if s.conservation.holds {
+            "ok"
+        } else {
+            "VIOLATED"
+        }
+    );
+    if s.outcomes.by_group.len() > 1 {
+        let _ = writeln!(o, "\nby group");
+        for (group, outcomes) in &s.outcomes.by_group {
+            let parts: Vec<String> = outcomes
+                .iter()
+                .map(|(k, v)| {
+                    if v.unexpected > 0 {
+                        format!("{k} {} ({} unexpected)", v.total(), v.unexpected)
+                    } else {
+                        format!("{k} {}", v.total())
+                    }
+                })
+                .collect();
+            let _ = writeln!(o, "  {group:<20} {}", parts.join(", "));
+        }
+    }
+
+    let join: Vec<String> = s
+        .codes
+        .join
+        .iter()
+        .map(|(c, n)| format!("{c}×{n}"))
+        .collect();
+    let _ = writeln!(o, "\njoin answers: {}", join.join(" "));
+    if !s.codes.disconnect.is_empty() {
+        let d: Vec<String> = s
+            .codes
+            .disconnect
+            .iter()
+            .map(|(c, n)| format!("{c}×{n}"))
+            .collect();
+        let _ = writeln!(o, "server disconnects: {}", d.join(" "));
+    }
+    if !s.failures.is_empty() {
+        let f: Vec<String> = s.failures.iter().map(|(k, n)| format!("{k}×{n}")).collect();
+        let _ = writeln!(o, "transport failures: {}", f.join(" "));
+    }
+
+    let _ = writeln!(
+        o,
+        "\nlatency              count       p50       p90       p99     p99.9       max"
+    );
+    for (name, p) in &s.latency {
+        if p.count == 0 {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "  {name:<17} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            p.count,
+            format_us(p.p50),
+            format_us(p.p90),
+            format_us(p.p99),
+            format_us(p.p999),
+            format_us(p.max)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "presence: {} errors in {} stays ({} notices before the peer's answer, {} unresolved)",
+        s.presence.errors,
+        s.presence.stays,
+        s.presence.notices_before_reference,
+        s.presence.notices_unresolved
+    );
+    if let Some(server) = &s.server {
+        let a: Vec<String> = server
+            .auths
+            .iter()
+            .map(|(c, n)| format!("{c}×{n}"))
+            .collect();
+        let d: Vec<String> = server
+            .departures
+            .iter()
+            .map(|(c, n)| format!("{c}×{n}"))
+            .collect();
+        let _ = writeln!(
+            o,
+            "server saw: auths {} · departures {} · members now {}",
+            a.join(" "),
+            d.join(" "),
+            server.members
+        );
+    }
+
+    let _ = writeln!(o, "\nexpectations");
+    for e in &s.expectations {
+        let _ = writeln!(
+            o,
+            "  [{}] {} ({})",
+            if e.passed { "ok" } else { "FAIL" },
+            e.name,
+            e.detail
+        );
+    }
+    let _ = writeln!(
+        o,
+        "verdict: {}",
+        match s.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Interrupted => "INTERRUPTED (partial results)",
+        }
+    );
+    o
+}

@@ -1,0 +1,181 @@
+//! One run, end to end: compile the plan, prepare the target, run the coordinator on an actix
+//! system, build the summary, write it. `roomstorm run` and the end-to-end tests call this.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::coordinator::{self, CoordinatorOptions, progress::Progress};
+use crate::error::CommandError;
+use crate::participant::RunContext;
+use crate::plan::{self, Plan};
+use crate::report::summary::{RunMeta, TargetInfo};
+use crate::report::{self, Summary};
+use crate::scenario::{DriverKind, Scenario};
+use crate::target;
+use crate::transport::SourcePool;
+
+/// How to run (beyond the scenario itself).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The scenario file as given (for reports).
+    pub file: String,
+    /// `--target`: an external server instead of the scenario's target.
+    pub target: Option<String>,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Parent folder of run folders (`reports/`).
+    pub out_dir: PathBuf,
+    /// Progress display.
+    pub progress: Progress,
+    /// Local source addresses for client sockets (empty: the kernel chooses).
+    pub sources: Vec<IpAddr>,
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct Finished {
+    /// Its summary.
+    pub summary: Summary,
+    /// The run folder holding `summary.json`.
+    pub dir: PathBuf,
+}
+
+/// Runs `scenario` to its end and writes its results.
+pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, CommandError> {
+    let plan = Arc::new(plan::compile(scenario));
+    let prepared = target::prepare(
+        scenario,
+        plan.peak_participants(),
+        options.target.as_deref(),
+    )
+    .map_err(|e| match e {
+        target::TargetError::Embedded(_) => CommandError::Incomplete(e.to_string()),
+        _ => CommandError::InvalidInput(e.to_string()),
+    })?;
+    let target_info = TargetInfo {
+        kind: if prepared.embedded.is_some() {
+            "embedded"
+        } else {
+            "external"
+        },
+        url: prepared.base_url.clone(),
+        driver: match prepared.driver {
+            DriverKind::Qiniu => "qiniu",
+        },
+    };
+    let workers = if options.workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        options.workers
+    };
+    let run = Arc::new(RunContext::new(
+        plan.clone(),
+        prepared.base_url.clone(),
+        scenario.app.clone(),
+        prepared.driver,
+        prepared.keys.clone(),
+        SourcePool::new(options.sources.clone()),
+    ));
+    let started_at = crate::token::format_unix(run.start_unix);
+    let coordinator_options = CoordinatorOptions {
+        workers,
+        deadline: scenario.deadline,
+        leave_grace: scenario.leave_grace,
+        progress: options.progress.clone(),
+    };
+    let system = actix_rt::System::new();
+    let output = system.block_on(coordinator::run(run, coordinator_options));
+    let server = prepared.embedded.as_ref().map(|e| e.counters());
+    if let Some(embedded) = prepared.embedded {
+        embedded.stop();
+    }
+    let summary = report::summary::build(
+        scenario,
+        &plan,
+        &output,
+        RunMeta {
+            file: options.file.clone(),
+            target: target_info,
+            started_at,
+            server,
+        },
+    );
+    let dir = run_dir(&options.out_dir, &scenario.name, &plan);
+    report::write_json(&dir, &summary)
+        .map_err(|e| CommandError::Incomplete(format!("cannot write {}: {e}", dir.display())))?;
+    Ok(Finished { summary, dir })
+}
+
+/// `<out>/<scenario>-<UTC time>`, with a numeric suffix if that folder exists already.
+fn run_dir(out: &Path, name: &str, _plan: &Plan) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "");
+    let base = out.join(format!("{name}-{stamp}"));
+    if !base.exists() {
+        return base;
+    }
+    (2..)
+        .map(|i| out.join(format!("{name}-{stamp}-{i}")))
+        .find(|p| !p.exists())
+        .expect("some suffix is free")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::coordinator::progress::Mode;
+    use crate::scenario::Arrival;
+
+    #[test]
+    fn a_small_embedded_run_completes_with_exact_counts_on_both_sides() {
+        let scenario = plan::tests::scenario(
+            3,
+            4,
+            Arrival::Ramp {
+                start: Duration::ZERO,
+                over: Duration::from_millis(500),
+            },
+        );
+        let out = std::env::temp_dir().join(format!("roomstorm-run-test-{}", std::process::id()));
+        let done = execute(
+            &scenario,
+            RunOptions {
+                file: "in-code".into(),
+                target: None,
+                workers: 2,
+                out_dir: out.clone(),
+                progress: Progress::new(Mode::Quiet),
+                sources: vec![],
+            },
+        )
+        .unwrap();
+        let s = &done.summary;
+        println!("{}", report::text::render(s));
+        assert_eq!(s.outcomes.by_outcome["completed"].expected, 12);
+        assert_eq!(s.outcomes.unexpected, 0);
+        assert!(s.conservation.holds);
+        assert_eq!(s.presence.errors, 0);
+        assert_eq!(s.presence.stays, 12);
+        assert_eq!(s.codes.join[&0], 12);
+        // Each of 4 members sees 3 others join (list or push): 12 × 3 = 36 sightings, of which
+        // pushes are measured; every member's leave reaches the members still there.
+        assert_eq!(s.latency["join"].count, 12);
+        assert_eq!(s.latency["time_to_connected"].count, 12);
+        assert_eq!(s.latency["connect"].count, 12);
+        assert_eq!(s.latency["leave"].count, 12);
+        assert_eq!(
+            s.latency["peer_visible"].count + s.presence.notices_unresolved,
+            18
+        );
+        let server = s.server.as_ref().unwrap();
+        assert_eq!(server.auths[&0], 12);
+        assert_eq!(server.departures["leave"], 12);
+        assert_eq!(server.members, 0);
+        assert!(done.dir.join("summary.json").exists());
+        std::fs::remove_dir_all(out).unwrap();
+    }
+}

@@ -1,0 +1,263 @@
+//! The server a run loads: the embedded reference server (started in-process on loopback for the
+//! run, on its own thread) or an external one, resolved from the scenario and `--target`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use serde::Serialize;
+
+use crate::codes;
+use crate::credentials::KeyPair;
+use crate::scenario::{DriverKind, EmbeddedServer, Scenario, Target};
+use crate::server::metrics::{Departure, Metrics};
+use crate::server::{self, AppSettings, ServerConfig, Timings, limits};
+
+/// File descriptors one embedded-run participant needs: both ends of its WebSocket live in this
+/// process, plus the short-lived token-exchange connection while it joins.
+pub const FDS_PER_EMBEDDED_PARTICIPANT: usize = 2;
+
+/// Why the target could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The run cannot fit this process's open-file limit.
+    #[error(
+        "{participants} participants need about {needed} open files in one process with the embedded server (both ends of every socket), but the limit is {limit}; run `roomstorm serve` in another process and pass --target http://127.0.0.1:PORT, or use fewer participants"
+    )]
+    TooManyFiles {
+        /// Participants that can be connected at once.
+        participants: usize,
+        /// Files they need.
+        needed: usize,
+        /// The open-file limit.
+        limit: usize,
+    },
+    /// External targets need keys to sign tokens.
+    #[error("target {url} needs credentials (access_key and secret_key) to mint room tokens")]
+    NoCredentials {
+        /// The target URL.
+        url: String,
+    },
+    /// The embedded server could not start.
+    #[error("embedded server: {0}")]
+    Embedded(String),
+}
+
+/// A resolved target.
+pub struct PreparedTarget {
+    /// HTTP base URL.
+    pub base_url: String,
+    /// Protocol.
+    pub driver: DriverKind,
+    /// Token keys.
+    pub keys: KeyPair,
+    /// The embedded server, when there is one.
+    pub embedded: Option<EmbeddedHandle>,
+}
+
+impl std::fmt::Debug for PreparedTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedTarget")
+            .field("base_url", &self.base_url)
+            .field("embedded", &self.embedded.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Prepares the scenario's target; `override_url` (`--target`) replaces it with an external one.
+pub fn prepare(
+    scenario: &Scenario,
+    peak_participants: usize,
+    override_url: Option<&str>,
+) -> Result<PreparedTarget, TargetError> {
+    let target = match override_url {
+        Some(url) => Target::External {
+            url: url.to_string(),
+            driver: match &scenario.target {
+                Target::External { driver, .. } => *driver,
+                Target::Embedded(_) => DriverKind::Qiniu,
+            },
+        },
+        None => scenario.target.clone(),
+    };
+    match target {
+        Target::External { url, driver } => {
+            let keys = scenario
+                .credentials
+                .clone()
+                .ok_or_else(|| TargetError::NoCredentials { url: url.clone() })?;
+            Ok(PreparedTarget {
+                base_url: url.trim_end_matches('/').to_string(),
+                driver,
+                keys,
+                embedded: None,
+            })
+        }
+        Target::Embedded(options) => {
+            let limit = limits::open_file_limit();
+            let needed = peak_participants * FDS_PER_EMBEDDED_PARTICIPANT + 2 * limits::FD_RESERVE;
+            if needed > limit {
+                return Err(TargetError::TooManyFiles {
+                    participants: peak_participants,
+                    needed,
+                    limit,
+                });
+            }
+            let keys = scenario.credentials.clone().unwrap_or_else(KeyPair::random);
+            let handle = EmbeddedHandle::start(&options, &scenario.app, &keys, limit)?;
+            Ok(PreparedTarget {
+                base_url: format!("http://{}", handle.addr),
+                driver: DriverKind::Qiniu,
+                keys,
+                embedded: Some(handle),
+            })
+        }
+    }
+}
+
+/// The embedded reference server, running on its own thread until [`EmbeddedHandle::stop`].
+pub struct EmbeddedHandle {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    metrics: Arc<Metrics>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EmbeddedHandle {
+    fn start(
+        options: &EmbeddedServer,
+        app: &str,
+        keys: &KeyPair,
+        fd_limit: usize,
+    ) -> Result<Self, TargetError> {
+        let err = |e: &dyn std::fmt::Display| TargetError::Embedded(e.to_string());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| err(&e))?;
+        listener.set_nonblocking(true).map_err(|e| err(&e))?;
+        let addr = listener.local_addr().map_err(|e| err(&e))?;
+        let mut config = ServerConfig::single(
+            keys.clone(),
+            AppSettings {
+                max_users: options.max_users,
+                no_auto_kick_user: options.no_auto_kick_user,
+                ..AppSettings::new(app)
+            },
+        );
+        config.timings = Timings {
+            ping_interval: options.ping_interval,
+            reconnect_window: options.reconnect_window,
+            silent_timeout: options.silent_timeout,
+            empty_room_close: options.empty_room_close,
+            ..Timings::default()
+        };
+        // Half the files are the server's: the other ends belong to the participants.
+        config.limits.max_connections = Some(fd_limit.saturating_sub(2 * limits::FD_RESERVE) / 2);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("embedded-server".into())
+            .spawn(move || {
+                // One thread is the cheapest host on a small machine and leaves the other cores
+                // to the participants.
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => return drop(ready_tx.send(Err(e.to_string()))),
+                };
+                rt.block_on(async move {
+                    let started = tokio::net::TcpListener::from_std(listener)
+                        .map_err(|e| e.to_string())
+                        .and_then(|l| server::Server::new(l, config).map_err(|e| e.to_string()));
+                    let server = match started {
+                        Ok(s) => s,
+                        Err(e) => return drop(ready_tx.send(Err(e))),
+                    };
+                    let _ = ready_tx.send(Ok(server.metrics()));
+                    server
+                        .run(async {
+                            let _ = shutdown_rx.await;
+                        })
+                        .await;
+                });
+            })
+            .map_err(|e| err(&e))?;
+        let metrics = ready_rx
+            .recv()
+            .map_err(|e| err(&e))?
+            .map_err(TargetError::Embedded)?;
+        Ok(Self {
+            addr,
+            metrics,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+
+    /// What the server counted so far.
+    pub fn counters(&self) -> ServerCounters {
+        ServerCounters::read(&self.metrics)
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn stop(mut self) {
+        self.shutdown_now();
+    }
+
+    fn shutdown_now(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for EmbeddedHandle {
+    fn drop(&mut self) {
+        self.shutdown_now();
+    }
+}
+
+/// The server's own counters, reported beside roomstorm's so each side checks the other.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ServerCounters {
+    /// `auth-res` answers by code (0 = accepted).
+    pub auths: BTreeMap<u32, u64>,
+    /// Server-initiated `disconnect` frames by code.
+    pub disconnects: BTreeMap<u32, u64>,
+    /// Members that left their room, by reason.
+    pub departures: BTreeMap<&'static str, u64>,
+    /// Members in rooms now.
+    pub members: i64,
+    /// Rooms open now.
+    pub rooms: i64,
+}
+
+impl ServerCounters {
+    fn read(m: &Metrics) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let nonzero = |v: u64| v > 0;
+        Self {
+            auths: std::iter::once(0)
+                .chain(codes::SERVER_CODES)
+                .map(|c| (c, m.auths_with(c)))
+                .filter(|(_, v)| nonzero(*v))
+                .collect(),
+            disconnects: codes::SERVER_CODES
+                .iter()
+                .map(|c| (*c, m.disconnects_with(*c)))
+                .filter(|(_, v)| nonzero(*v))
+                .collect(),
+            departures: Departure::ALL
+                .iter()
+                .map(|d| (d.label(), m.departures_for(*d)))
+                .filter(|(_, v)| nonzero(*v))
+                .collect(),
+            members: m.members.load(Relaxed),
+            rooms: m.rooms.load(Relaxed),
+        }
+    }
+}

@@ -162,9 +162,6 @@ mod tests {
         let mut merged = mine;
         merged.absorb(other);
         assert_eq!(merged.started, 6);
-        assert_eq!(
-            merged.latency[Metric::Join.index()].value_at_quantile(1.0),
-            1500
-        );
+        assert_eq!(merged.latency[Metric::Join.index()].min(), 1500);
     }
 }

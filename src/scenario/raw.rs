@@ -251,8 +251,17 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxProblem> {
         };
         match stack.last_mut() {
             Some(Frame::Seq { items, .. }) => items.push(finished),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
-                None => *key = Some(finished),
+            Some(Frame::Map {
+                entries, key, mark, ..
+            }) => match key.take() {
+                None => {
+                    // A block mapping's start event points at its first `:`; users expect the
+                    // mapping to start where its first key does (a flow `{` stays first).
+                    if entries.is_empty() {
+                        *mark = (*mark).min(finished.mark);
+                    }
+                    *key = Some(finished)
+                }
                 Some(k) => entries.push((k, finished)),
             },
             None => root = Some(finished),

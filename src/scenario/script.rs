@@ -2,6 +2,7 @@
 //! rules) and its `expect` outcome counts.
 
 use super::model::{Dist, OutcomeKey, Step};
+use super::raw::Value;
 use super::reader::{Field, Map, Reader};
 use super::suggest;
 use crate::codes;
@@ -42,7 +43,7 @@ pub(crate) fn read(r: &mut Reader, f: &Field) -> Option<Vec<Step>> {
     }
     let before = r.problem_count();
     let steps: Vec<Option<Step>> = items.iter().map(|item| step(r, item)).collect();
-    check_order(r, f, &items, &steps);
+    check_order(r, f, &items);
     if r.problem_count() > before {
         return None;
     }
@@ -127,29 +128,32 @@ fn step(r: &mut Reader, f: &Field) -> Option<Step> {
     }
 }
 
-/// Checks the in/out-of-room rules: one problem per misplaced step.
-fn check_order(r: &mut Reader, script: &Field, items: &[Field], steps: &[Option<Step>]) {
+/// Checks the in/out-of-room rules: one problem per misplaced step. Judged by each step's name
+/// alone, so a step with a bad option still counts where it stands.
+fn check_order(r: &mut Reader, script: &Field, items: &[Field]) {
     let mut inside = false;
     let mut joined = false;
-    for (item, step) in items.iter().zip(steps) {
-        let Some(step) = step else { continue };
-        let complaint = match (step, inside) {
-            (Step::Join { .. }, true) => {
-                Some("`join` while already in the room: add `leave` before it")
-            }
-            (Step::Join { .. }, false) => {
+    let mut all_known = true;
+    for item in items {
+        let Some(kind) = kind_of(item) else {
+            all_known = false;
+            continue;
+        };
+        let complaint = match (kind, inside) {
+            ("join", true) => Some("`join` while already in the room: add `leave` before it"),
+            ("join", false) => {
                 inside = true;
                 joined = true;
                 None
             }
-            (Step::Hold { .. }, false) => {
+            ("hold", false) => {
                 Some("`hold` outside the room: `join` first, or use `wait` for time outside")
             }
-            (Step::Wait { .. }, true) => {
+            ("wait", true) => {
                 Some("`wait` inside the room: use `hold` to stay in, or `leave` first")
             }
-            (Step::Leave, false) => Some("`leave` outside the room: `join` first"),
-            (Step::Leave, true) => {
+            ("leave", false) => Some("`leave` outside the room: `join` first"),
+            ("leave", true) => {
                 inside = false;
                 None
             }
@@ -159,15 +163,14 @@ fn check_order(r: &mut Reader, script: &Field, items: &[Field], steps: &[Option<
             r.problem(item.mark(), &item.path, message);
         }
     }
-    let all_read = steps.iter().all(Option::is_some);
-    if all_read && !joined {
+    if all_known && !joined {
         r.problem(
             script.mark(),
             &script.path,
             "the script never joins: add a `join` step",
         );
     }
-    if all_read
+    if all_known
         && inside
         && let Some(last) = items.last()
     {
@@ -177,6 +180,16 @@ fn check_order(r: &mut Reader, script: &Field, items: &[Field], steps: &[Option<
             "script ends inside the room: add `leave`",
         );
     }
+}
+
+/// The step's name: a bare word, or the single key of a mapping.
+fn kind_of(item: &Field) -> Option<&'static str> {
+    let name = match &item.node.value {
+        Value::Scalar(s) => s.text.as_str(),
+        Value::Map(entries) if entries.len() == 1 => entries[0].0.scalar()?.text.as_str(),
+        _ => return None,
+    };
+    STEPS.iter().copied().find(|s| *s == name)
 }
 
 /// A duration or a distribution mapping with one key of `kinds`.
@@ -371,14 +384,17 @@ pub(crate) fn expect_counts(r: &mut Reader, f: &Field) -> Option<Vec<(OutcomeKey
                     None
                 }
                 Err(_) => {
-                    let allowed: Vec<&str> = OUTCOMES.to_vec();
+                    let tail = match suggest::closest(key, OUTCOMES) {
+                        Some(near) => format!("did you mean `{near}`?"),
+                        None => format!(
+                            "expected {} or an RTC code such as 10011",
+                            suggest::one_of(OUTCOMES)
+                        ),
+                    };
                     r.problem(
                         mark,
                         &value.path,
-                        format!(
-                            "unknown outcome `{key}`; {} or an RTC code such as 10011",
-                            suggest::hint(key, &allowed)
-                        ),
+                        format!("unknown outcome `{key}`; {tail}"),
                     );
                     None
                 }

@@ -1,0 +1,459 @@
+//! Text to [`Scenario`]: parse the YAML with positions, read every key with its type, then the
+//! checks that span keys (sizes, weights, deadline), reporting every problem found in one pass.
+
+use std::time::Duration;
+
+use super::group::{self, SizeSpec};
+use super::interpolate::interpolate;
+use super::model::{
+    DriverKind, EmbeddedServer, GroupSize, NamePattern, PatternValue, PatternVars, ROOM_VARS,
+    Rooms, Scenario, Target,
+};
+use super::problem::ScenarioErrors;
+use super::raw::{self, Mark};
+use super::reader::{Field, Reader};
+use crate::credentials::KeyPair;
+
+/// Top-level keys.
+pub(crate) const KEYS: &[&str] = &[
+    "version",
+    "name",
+    "description",
+    "seed",
+    "deadline",
+    "leave_grace",
+    "target",
+    "app",
+    "credentials",
+    "rooms",
+    "participants",
+    "groups",
+];
+/// Keys of `target.embedded`.
+pub(crate) const EMBEDDED_KEYS: &[&str] = &[
+    "max_users",
+    "no_auto_kick_user",
+    "ping_interval",
+    "reconnect_window",
+    "silent_timeout",
+    "empty_room_close",
+];
+/// `target.driver` values.
+pub(crate) const DRIVERS: &[&str] = &["qiniu"];
+/// Most rooms a scenario may ask for.
+pub(crate) const MAX_ROOMS: u64 = 1_000_000;
+
+/// Parses and validates `text`; `file` names it in problems, `env` resolves `${NAME}`.
+pub fn parse(
+    text: &str,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Scenario, ScenarioErrors> {
+    let mut r = Reader::new(file, env);
+    let root = match raw::parse(text) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            r.problem(Mark { line: 1, column: 1 }, "", "the file is empty: expected a scenario mapping with `version`, `name`, `deadline`, `rooms` and `groups`");
+            return Err(ScenarioErrors::invalid(r.into_problems()));
+        }
+        Err(e) => {
+            r.problem(e.mark, "(syntax)", e.message);
+            return Err(ScenarioErrors::invalid(r.into_problems()));
+        }
+    };
+    let root = Field {
+        node: &root,
+        path: String::new(),
+    };
+    let scenario = read(&mut r, &root);
+    match scenario {
+        Some(s) if r.problem_count() == 0 => Ok(s),
+        _ => Err(ScenarioErrors::invalid(r.into_problems())),
+    }
+}
+
+fn read(r: &mut Reader, root: &Field) -> Option<Scenario> {
+    let m = r.map(root, Some(KEYS))?;
+    if let Some(f) = m.required(r, "version", "the format version, 1")
+        && let Some(v) = r.uint(&f, 0, u64::MAX)
+        && v != 1
+    {
+        r.problem(
+            f.mark(),
+            &f.path,
+            format!("unsupported version {v}: this roomstorm reads version 1"),
+        );
+    }
+    let name = m
+        .required(r, "name", "a short name used in report folders")
+        .and_then(|f| {
+            let name = r.string(&f)?;
+            let ok = (1..=64).contains(&name.len())
+                && name.chars().all(|c| group::id_char(c) || c == '.');
+            if !ok {
+                r.problem(
+                    f.mark(),
+                    &f.path,
+                    format!("names are 1 to 64 of a-z A-Z 0-9 _ . -, found `{name}`"),
+                );
+            }
+            ok.then_some(name)
+        });
+    let description = match m.get("description") {
+        Some(f) if f.node.is_null() => Some(String::new()),
+        Some(f) => r.string(&f),
+        None => Some(String::new()),
+    };
+    let seed = match m.get("seed") {
+        Some(f) => r.uint(&f, 0, u64::MAX),
+        None => Some(1),
+    };
+    let deadline = m
+        .required(r, "deadline", "a duration such as 2m")
+        .and_then(|f| r.positive_duration(&f));
+    let leave_grace = match m.get("leave_grace") {
+        Some(f) => r.duration(&f),
+        None => Some(Duration::from_secs(5)),
+    };
+    let target = match m.get("target") {
+        Some(f) => target(r, &f),
+        None => Some((Target::Embedded(EmbeddedServer::default()), None)),
+    };
+    let app = match m.get("app") {
+        Some(f) => r.string(&f).and_then(|app| {
+            let ok = (1..=64).contains(&app.len()) && app.chars().all(group::id_char);
+            if !ok {
+                r.problem(
+                    f.mark(),
+                    &f.path,
+                    format!("app ids are 1 to 64 of a-z A-Z 0-9 _ -, found `{app}`"),
+                );
+            }
+            ok.then_some(app)
+        }),
+        None => Some("roomstorm".to_string()),
+    };
+    let credentials = match m.get("credentials") {
+        Some(f) => credentials(r, &f).map(Some),
+        None => {
+            if let Some((Target::External { .. }, Some(url_mark))) = &target {
+                r.problem(*url_mark, "credentials", "an external target (`target.url`) needs `credentials` with `access_key` and `secret_key`");
+            }
+            Some(None)
+        }
+    };
+    let rooms = m
+        .required(r, "rooms", "`count` and an optional `name` pattern")
+        .and_then(|f| rooms(r, &f));
+    let participants = m
+        .get("participants")
+        .and_then(|f| r.uint(&f, 1, u64::from(u32::MAX)).map(|n| (n, f)));
+    let participants_given = m.has("participants");
+    let groups_field = m.required(r, "groups", "a list of participant groups")?;
+    let items = r.seq(&groups_field, "a list of participant groups")?;
+    if items.is_empty() {
+        r.problem(
+            groups_field.mark(),
+            &groups_field.path,
+            "needs at least one group",
+        );
+        return None;
+    }
+    let mut drafts = Vec::with_capacity(items.len());
+    for item in &items {
+        drafts.push(group::read(r, item));
+    }
+    check_unique_names(r, &drafts);
+    let sizes = resolve_sizes(
+        r,
+        &drafts,
+        participants.as_ref(),
+        participants_given,
+        rooms.as_ref(),
+    );
+    let rooms = rooms?;
+    let mut groups = Vec::with_capacity(drafts.len());
+    for (draft, size) in drafts.into_iter().zip(sizes) {
+        let (Some(draft), Some((size, count))) = (draft, size) else {
+            continue;
+        };
+        if let Some(g) = group::finish(r, draft, size, count, &rooms, deadline) {
+            groups.push(g);
+        }
+    }
+    (groups.len() == items.len()).then_some(())?;
+    Some(Scenario {
+        name: name?,
+        description: description?,
+        seed: seed?,
+        deadline: deadline?,
+        leave_grace: leave_grace?,
+        target: target?.0,
+        app: app?,
+        credentials: credentials?,
+        rooms,
+        groups,
+    })
+}
+
+/// The target, and where `url` is written when it is external.
+fn target(r: &mut Reader, f: &Field) -> Option<(Target, Option<Mark>)> {
+    let m = r.map(f, Some(&["embedded", "url", "driver"]))?;
+    let (kind, body) = m.exactly_one(r, &["embedded", "url"])?;
+    if kind == "embedded" {
+        if m.has("driver") {
+            r.problem(
+                m.key_mark("driver"),
+                &m.field.child("driver"),
+                "`driver` applies to an external `url` only",
+            );
+        }
+        let e = r.map_or_empty(&body, EMBEDDED_KEYS)?;
+        let d = EmbeddedServer::default();
+        let max_users = match e.get("max_users") {
+            Some(f) => r.uint(&f, 1, u64::from(u32::MAX)).map(|n| n as u32),
+            None => Some(d.max_users),
+        };
+        let no_auto_kick_user = match e.get("no_auto_kick_user") {
+            Some(f) => r.boolean(&f),
+            None => Some(d.no_auto_kick_user),
+        };
+        let mut timing = |key: &str, default: Duration| match e.get(key) {
+            Some(f) => r.positive_duration(&f),
+            None => Some(default),
+        };
+        let ping_interval = timing("ping_interval", d.ping_interval);
+        let reconnect_window = timing("reconnect_window", d.reconnect_window);
+        let silent_timeout = timing("silent_timeout", d.silent_timeout);
+        let empty_room_close = timing("empty_room_close", d.empty_room_close);
+        return Some((
+            Target::Embedded(EmbeddedServer {
+                max_users: max_users?,
+                no_auto_kick_user: no_auto_kick_user?,
+                ping_interval: ping_interval?,
+                reconnect_window: reconnect_window?,
+                silent_timeout: silent_timeout?,
+                empty_room_close: empty_room_close?,
+            }),
+            None,
+        ));
+    }
+    let url = r.string(&body).and_then(|url| {
+        let host = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+        let ok = host.is_some_and(|h| !h.is_empty() && !h.starts_with('/') && !h.contains(char::is_whitespace));
+        if !ok {
+            r.problem(body.mark(), &body.path, format!("expected an http:// or https:// base URL such as http://127.0.0.1:7788, found `{url}`"));
+        }
+        ok.then(|| url.trim_end_matches('/').to_string())
+    });
+    let driver = match m.get("driver") {
+        Some(f) => r.word(&f, DRIVERS).map(|_| DriverKind::Qiniu),
+        None => Some(DriverKind::Qiniu),
+    };
+    Some((
+        Target::External {
+            url: url?,
+            driver: driver?,
+        },
+        Some(body.mark()),
+    ))
+}
+
+fn credentials(r: &mut Reader, f: &Field) -> Option<KeyPair> {
+    let m = r.map(f, Some(&["access_key", "secret_key"]))?;
+    let mut read = |key: &str, what: &str| {
+        let f = m.required(r, key, what)?;
+        let text = r.string(&f)?;
+        match interpolate(&text, r.env) {
+            Ok(value) if value.is_empty() => {
+                r.problem(f.mark(), &f.path, "must not be empty");
+                None
+            }
+            Ok(value) => Some(value),
+            Err(messages) => {
+                for message in messages {
+                    r.problem(f.mark(), &f.path, message);
+                }
+                None
+            }
+        }
+    };
+    let access_key = read("access_key", "e.g. ${ROOMSTORM_ACCESS_KEY}");
+    let secret_key = read("secret_key", "e.g. ${ROOMSTORM_SECRET_KEY}");
+    Some(KeyPair::new(access_key?, secret_key?))
+}
+
+fn rooms(r: &mut Reader, f: &Field) -> Option<Rooms> {
+    let m = r.map(f, Some(&["count", "name"]))?;
+    let count = m
+        .required(r, "count", "how many rooms, 1 to 1000000")
+        .and_then(|f| r.uint(&f, 1, MAX_ROOMS))
+        .map(|n| n as u32);
+    let name = match m.get("name") {
+        Some(f) => r
+            .string(&f)
+            .and_then(|text| match NamePattern::parse(&text, ROOM_VARS) {
+                Ok(p) => Some((p, Some(f))),
+                Err(e) => {
+                    r.problem(f.mark(), &f.path, e);
+                    None
+                }
+            }),
+        None => NamePattern::parse("room-{index}", ROOM_VARS)
+            .ok()
+            .map(|p| (p, None)),
+    };
+    let (count, (name, name_field)) = (count?, name?);
+    for index in [0, count - 1] {
+        let rendered = room_name(&name, index);
+        if !((3..=64).contains(&rendered.len()) && rendered.chars().all(group::id_char)) {
+            let (mark, path) = match &name_field {
+                Some(nf) => (nf.mark(), nf.path.clone()),
+                None => (m.field.mark(), m.field.child("name")),
+            };
+            r.problem(mark, &path, format!("room names must be 3 to 64 of a-z A-Z 0-9 _ -, but `{}` renders `{rendered}` for room {index}", name.source()));
+            return None;
+        }
+    }
+    Some(Rooms { count, name })
+}
+
+struct RoomIndex(u32);
+
+impl PatternVars for RoomIndex {
+    fn lookup(&self, name: &str) -> Option<PatternValue<'_>> {
+        (name == "index").then_some(PatternValue::Number(u64::from(self.0)))
+    }
+}
+
+/// The name of room `index` under `pattern`.
+pub(crate) fn room_name(pattern: &NamePattern, index: u32) -> String {
+    pattern.render(&RoomIndex(index))
+}
+
+fn check_unique_names(r: &mut Reader, drafts: &[Option<group::Draft>]) {
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for d in drafts.iter().flatten() {
+        let Some(name) = d.name.as_deref() else {
+            continue;
+        };
+        let f = d.field.child("name");
+        if let Some((_, line)) = seen.iter().find(|(n, _)| *n == name) {
+            let mark = d.field.node.mark;
+            let mark = name_mark(d).unwrap_or(mark);
+            r.problem(
+                mark,
+                &f,
+                format!("duplicate group name `{name}` (first used on line {line})"),
+            );
+        } else if let Some(mark) = name_mark(d) {
+            seen.push((name, mark.line));
+        }
+    }
+}
+
+fn name_mark(d: &group::Draft) -> Option<Mark> {
+    match &d.field.node.value {
+        raw::Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.scalar().is_some_and(|s| s.text == "name"))
+            .map(|(_, v)| v.mark),
+        _ => None,
+    }
+}
+
+/// Each group's model size and participant count; weights are shared out of `participants` by
+/// largest remainder (ties to the earlier group).
+fn resolve_sizes(
+    r: &mut Reader,
+    drafts: &[Option<group::Draft>],
+    participants: Option<&(u64, Field)>,
+    participants_given: bool,
+    rooms: Option<&Rooms>,
+) -> Vec<Option<(GroupSize, u64)>> {
+    let weights: Vec<(usize, u32)> = drafts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| match d.as_ref()?.size.as_ref()? {
+            (SizeSpec::Weight(w), _) => Some((i, *w)),
+            _ => None,
+        })
+        .collect();
+    let any_weight_key = drafts.iter().flatten().any(|d| {
+        matches!(&d.field.node.value, raw::Value::Map(e) if e.iter().any(|(k, _)| k.scalar().is_some_and(|s| s.text == "weight")))
+    });
+    let mut shares = vec![None; drafts.len()];
+    match participants {
+        Some((total, _)) => {
+            let split =
+                largest_remainder(*total, &weights.iter().map(|(_, w)| *w).collect::<Vec<_>>());
+            for ((i, _), share) in weights.iter().zip(split) {
+                shares[*i] = Some(share);
+            }
+        }
+        None if !participants_given => {
+            for d in drafts.iter().flatten() {
+                if let Some((SizeSpec::Weight(_), f)) = &d.size {
+                    r.problem(
+                        f.mark(),
+                        &f.path,
+                        "`weight` shares out the top-level `participants`, which is not set",
+                    );
+                }
+            }
+        }
+        None => {}
+    }
+    if let Some((_, f)) = participants
+        && !any_weight_key
+    {
+        r.problem(f.mark(), &f.path, "`participants` is shared out by group `weight`s, and no group has one: use `per_room` or `count` alone, or give groups a `weight`");
+    }
+    drafts
+        .iter()
+        .zip(shares)
+        .map(|(d, share)| {
+            let (spec, f) = d.as_ref()?.size.as_ref()?;
+            let (size, count) = match *spec {
+                SizeSpec::PerRoom(n) => (GroupSize::PerRoom(n), u64::from(n) * u64::from(rooms?.count)),
+                SizeSpec::Count(n) => (GroupSize::Total(n), u64::from(n)),
+                SizeSpec::Weight(_) => {
+                    let share = share?;
+                    if share == 0 {
+                        let total = participants.map_or(0, |p| p.0);
+                        r.problem(f.mark(), &f.path, format!("this weight gets 0 of the {total} participants: raise `participants` or the weight"));
+                        return None;
+                    }
+                    (GroupSize::Total(u32::try_from(share).ok()?), share)
+                }
+            };
+            Some((size, count))
+        })
+        .collect()
+}
+
+/// Splits `total` in proportion to `weights`: floors first, then one more to the largest
+/// remainders, earlier entries first on ties.
+pub(crate) fn largest_remainder(total: u64, weights: &[u32]) -> Vec<u64> {
+    let sum: u128 = weights.iter().map(|w| u128::from(*w)).sum();
+    if sum == 0 {
+        return vec![0; weights.len()];
+    }
+    let mut shares: Vec<u64> = Vec::with_capacity(weights.len());
+    let mut remainders: Vec<(u128, usize)> = Vec::with_capacity(weights.len());
+    for (i, w) in weights.iter().enumerate() {
+        let exact = u128::from(total) * u128::from(*w);
+        shares.push((exact / sum) as u64);
+        remainders.push((exact % sum, i));
+    }
+    let left = total - shares.iter().sum::<u64>();
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, i) in remainders.into_iter().take(left as usize) {
+        shares[i] += 1;
+    }
+    shares
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

@@ -1,0 +1,289 @@
+//! Unit tests of [`super::parse`]: the good path down to exact model values, many problems at
+//! once, and no panic on mangled input.
+
+use std::time::Duration;
+
+use super::*;
+use crate::scenario::model::*;
+use crate::token::Permission;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "TEST_AK" => Some("ak-1".into()),
+        "TEST_SK" => Some("sk-2".into()),
+        _ => None,
+    }
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+const FULL: &str = include_str!("../../tests/fixtures/good/full.yaml");
+
+#[test]
+fn full_scenario_becomes_the_exact_model() {
+    let s = parse(FULL, "full.yaml", &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.name, "full.example");
+    assert_eq!(s.description, "every key, for the reference");
+    assert_eq!(s.seed, 42);
+    assert_eq!(s.deadline, secs(600));
+    assert_eq!(s.leave_grace, secs(2));
+    assert_eq!(
+        s.target,
+        Target::External {
+            url: "http://127.0.0.1:7788".into(),
+            driver: DriverKind::Qiniu
+        }
+    );
+    assert_eq!(s.app, "app1");
+    assert_eq!(s.credentials, Some(KeyPair::new("ak-1", "s$-sk-2")));
+    assert_eq!(s.rooms.count, 10);
+    assert_eq!(s.rooms.name.source(), "room-{index:04}");
+    let names: Vec<&str> = s.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["members", "bursty", "steady", "phased", "closed-loop"]
+    );
+
+    let m = &s.groups[0];
+    assert_eq!(m.size, GroupSize::PerRoom(5));
+    assert_eq!(m.user.source(), "m-{room}-{index}");
+    assert_eq!(m.user_data, "hello");
+    assert_eq!(m.order, Order::ByRoom);
+    assert_eq!(
+        m.arrival,
+        Arrival::Ramp {
+            start: secs(1),
+            over: secs(20)
+        }
+    );
+    assert_eq!(
+        m.token,
+        TokenSpec {
+            kind: TokenKind::Valid,
+            expires_in: secs(3600),
+            permission: Permission::Admin
+        }
+    );
+    assert_eq!(
+        m.script,
+        vec![
+            Step::Join { expect: vec![0] },
+            Step::Hold {
+                duration: Dist::Normal {
+                    mean: secs(30),
+                    stddev: secs(5),
+                    min: secs(10),
+                    max: secs(50)
+                },
+                expect: vec![]
+            },
+            Step::Leave,
+            Step::Wait {
+                duration: Dist::Uniform {
+                    min: secs(1),
+                    max: secs(3)
+                }
+            },
+            Step::Join {
+                expect: vec![0, 10011]
+            },
+            Step::Hold {
+                duration: Dist::Exponential {
+                    mean: secs(20),
+                    max: secs(120)
+                },
+                expect: vec![10022]
+            },
+            Step::Leave,
+        ]
+    );
+    assert_eq!(
+        m.expect_counts,
+        vec![(OutcomeKey::Completed, 40), (OutcomeKey::Code(10011), 10)]
+    );
+
+    let b = &s.groups[1];
+    assert_eq!(b.size, GroupSize::Total(7));
+    assert_eq!(b.user.source(), "{group}-{index}");
+    assert_eq!(b.user_data, "");
+    assert_eq!(b.order, Order::Interleaved);
+    assert_eq!(b.arrival, Arrival::Burst { at: secs(5) });
+    assert_eq!(
+        b.token,
+        TokenSpec {
+            kind: TokenKind::Expired,
+            ..TokenSpec::default()
+        }
+    );
+    assert_eq!(
+        b.script,
+        vec![
+            Step::Join { expect: vec![0] },
+            Step::Hold {
+                duration: Dist::Fixed(secs(1)),
+                expect: vec![]
+            },
+            Step::Leave
+        ]
+    );
+    assert_eq!(b.expect_counts, vec![(OutcomeKey::Code(10002), 7)]);
+
+    let c = &s.groups[2];
+    assert_eq!(c.size, GroupSize::Total(20));
+    assert_eq!(c.order, Order::Shuffled);
+    assert_eq!(
+        c.arrival,
+        Arrival::Constant {
+            start: Duration::ZERO,
+            rate: 2.0,
+            poisson: true
+        }
+    );
+    assert_eq!(c.token, TokenSpec::default());
+    assert!(c.expect_counts.is_empty());
+
+    let p = &s.groups[3];
+    assert_eq!(p.size, GroupSize::Total(10));
+    assert_eq!(
+        p.arrival,
+        Arrival::Phases {
+            start: secs(2),
+            phases: vec![
+                Phase {
+                    duration: secs(10),
+                    from_rate: 1.0,
+                    to_rate: 1.0
+                },
+                Phase {
+                    duration: secs(10),
+                    from_rate: 0.5,
+                    to_rate: 2.0
+                },
+            ]
+        }
+    );
+
+    let l = &s.groups[4];
+    assert_eq!(l.size, GroupSize::PerRoom(1));
+    assert_eq!(
+        l.arrival,
+        Arrival::Closed {
+            start: Duration::ZERO,
+            ramp: secs(5),
+            iterations: 3
+        }
+    );
+    assert_eq!(l.token.kind, TokenKind::BadSignature);
+    assert_eq!(
+        l.script[1],
+        Step::Hold {
+            duration: Dist::Fixed(secs(2)),
+            expect: vec![10006]
+        }
+    );
+    assert_eq!(
+        l.expect_counts,
+        vec![
+            (OutcomeKey::Kicked, 1),
+            (OutcomeKey::Aborted, 2),
+            (OutcomeKey::TransportError, 0)
+        ]
+    );
+}
+
+#[test]
+fn minimal_scenario_takes_every_default() {
+    let text = include_str!("../../tests/fixtures/good/minimal.yaml");
+    let s = parse(text, "minimal.yaml", &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.description, "");
+    assert_eq!(s.seed, 1);
+    assert_eq!(s.leave_grace, secs(5));
+    assert_eq!(s.target, Target::Embedded(EmbeddedServer::default()));
+    assert_eq!(s.app, "roomstorm");
+    assert_eq!(s.credentials, None);
+    assert_eq!(s.rooms.name.source(), "room-{index}");
+    assert_eq!(s.groups[0].arrival, Arrival::Burst { at: Duration::ZERO });
+}
+
+#[test]
+fn many_problems_are_reported_at_once_in_position_order() {
+    let text = "\
+version: 1
+name: many
+deadline: 0s
+rooms: { count: 0 }
+groups:
+  - name: g
+    per_room: 2
+    ordr: shuffled
+    arrival: { ramp: { over: soon } }
+    script: [join, hold: 5s]
+";
+    let err = parse(text, "many.yaml", &env).unwrap_err();
+    let lines: Vec<String> = err.problems().iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            "many.yaml:3:11: deadline: must be greater than 0",
+            "many.yaml:4:17: rooms.count: must be at least 1, found 0",
+            "many.yaml:8:5: groups[0].ordr: unknown key `ordr`; did you mean `order`?",
+            "many.yaml:9:30: groups[0].arrival.ramp.over: expected a duration such as 500ms, 20s or 1m30s, found `soon`",
+            "many.yaml:10:20: groups[0].script[1]: script ends inside the room: add `leave`",
+        ]
+    );
+    assert_eq!(err.to_string(), lines.join("\n"));
+}
+
+#[test]
+fn weights_split_by_largest_remainder() {
+    assert_eq!(largest_remainder(10, &[1, 1, 1]), [4, 3, 3]);
+    assert_eq!(largest_remainder(1000, &[3, 1]), [750, 250]);
+    assert_eq!(largest_remainder(5, &[1, 2, 2]), [1, 2, 2]);
+    assert_eq!(largest_remainder(1, &[1, 1]), [1, 0]);
+    assert_eq!(largest_remainder(7, &[]), Vec::<u64>::new());
+}
+
+#[test]
+fn mangled_input_never_panics() {
+    let minimal = include_str!("../../tests/fixtures/good/minimal.yaml");
+    let mut inputs: Vec<String> = Vec::new();
+    for text in [FULL, minimal] {
+        let chars: Vec<char> = text.chars().collect();
+        for cut in 0..chars.len() {
+            inputs.push(chars[..cut].iter().collect());
+            if cut % 4 != 0 {
+                continue;
+            }
+            // Drop one character, and swap in characters YAML treats specially.
+            let mut dropped = chars.clone();
+            dropped.remove(cut);
+            inputs.push(dropped.into_iter().collect());
+            for c in ['{', ']', ':', '-', '"', '*', '\t', '0'] {
+                let mut swapped = chars.clone();
+                swapped[cut] = c;
+                inputs.push(swapped.into_iter().collect());
+            }
+        }
+    }
+    inputs.extend(
+        [
+            "",
+            "\0",
+            "---\n---\n",
+            "[",
+            "{a: [",
+            "*x",
+            "!!binary x",
+            "a: &a b\nc: *a\n",
+            "- - - -",
+            "version: 1e999999",
+        ]
+        .map(String::from),
+    );
+    for input in &inputs {
+        let result = std::panic::catch_unwind(|| parse(input, "f.yaml", &env));
+        assert!(result.is_ok(), "panicked on {input:?}");
+    }
+}

@@ -45,6 +45,8 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a scenario: load the target, measure, print a summary, write reports/<run>/summary.json.
+    Run(RunArgs),
     /// Run the reference room server (the embedded target) on its own.
     Serve(ServeArgs),
     /// Mint, verify or decode room tokens.
@@ -55,6 +57,33 @@ pub enum Command {
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("expected a duration like 3s, 500ms or 1m: {e}"))
+}
+
+/// `roomstorm run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (YAML).
+    pub scenario: PathBuf,
+    /// Load this server (HTTP base URL, e.g. http://127.0.0.1:7788) instead of the scenario's
+    /// target; the scenario must then carry credentials.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Worker threads running participants (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Folder that receives the run folder `<scenario>-<time>/`.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print the compiled plan (rooms, participants, arrival timeline) and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No live progress (the summary is still printed).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Local source addresses for client sockets (repeatable, e.g. 127.0.0.2); each reaches each
+    /// server port through its own range of ephemeral ports.
+    #[arg(long = "source-addr", value_name = "IP")]
+    pub source_addrs: Vec<std::net::IpAddr>,
 }
 
 /// `roomstorm serve`.

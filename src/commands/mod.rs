@@ -1,5 +1,6 @@
 //! One module per subcommand: each turns parsed arguments into work and a [`CommandError`].
 
+mod run;
 mod serve;
 mod token;
 
@@ -10,6 +11,7 @@ use crate::error::CommandError;
 pub fn dispatch(cli: Cli) -> Result<(), CommandError> {
     init_logging(cli.log_format, &cli.log)?;
     match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(cmd) => token::run(cmd),
     }

@@ -1,7 +1,9 @@
 //! One module per subcommand: each turns parsed arguments into work and a [`CommandError`].
 
+mod schema;
 mod serve;
 mod token;
+mod validate;
 
 use crate::cli::{Cli, Command, LogFormat};
 use crate::error::CommandError;
@@ -12,6 +14,8 @@ pub fn dispatch(cli: Cli) -> Result<(), CommandError> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Token(cmd) => token::run(cmd),
+        Command::Validate(args) => validate::run(args),
+        Command::Schema => schema::run(),
     }
 }
 

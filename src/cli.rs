@@ -52,6 +52,10 @@ pub enum Command {
     /// Mint, verify or decode room tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check scenario files and list every problem with file:line:column (exit 2 if any).
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of scenario files, for editor completion.
+    Schema,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -195,4 +199,12 @@ pub struct DecodeArgs {
     /// Keys to check the signature with (optional).
     #[command(flatten)]
     pub keys: KeyArgs,
+}
+
+/// `roomstorm validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Scenario files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }

@@ -45,7 +45,7 @@ fn every_bad_fixture_reports_exactly_its_expected_problems() {
         let name = file_name(path);
         let text = std::fs::read_to_string(path).unwrap();
         let got = match scenario::parse(&text, &name, &env) {
-            Ok(_) => format!("(validated without problems)"),
+            Ok(_) => "(validated without problems)".to_string(),
             Err(e) => e.to_string(),
         };
         let expected_path = path.with_extension("expected");
@@ -117,5 +117,58 @@ fn load_names_the_file_in_problems_and_io_errors() {
         err.to_string()
             .starts_with("cannot read scenario no/such/scenario.yaml: "),
         "{err}"
+    );
+}
+
+fn roomstorm(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roomstorm"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("TEST_AK", "ak")
+        .env("TEST_SK", "sk")
+        .env_remove("ROOMSTORM_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn validate_command_prints_ok_lines_and_problems_and_exits_2() {
+    let (code, stdout, stderr) = roomstorm(&[
+        "validate",
+        "tests/fixtures/good/full.yaml",
+        "tests/fixtures/bad/joins-twice.yaml",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stdout,
+        "ok tests/fixtures/good/full.yaml: full.example: 5 groups, 97 participants in 10 rooms\n"
+    );
+    assert_eq!(
+        stderr,
+        "tests/fixtures/bad/joins-twice.yaml:13:9: groups[0].script[2]: `join` while already in the room: add `leave` before it\n\
+         roomstorm: 1 of 2 scenario files invalid\n"
+    );
+    let (code, stdout, _) = roomstorm(&["validate", "tests/fixtures/good/minimal.yaml"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        "ok tests/fixtures/good/minimal.yaml: minimal: 1 groups, 2 participants in 1 rooms\n"
+    );
+}
+
+#[test]
+fn schema_command_prints_the_schema() {
+    let (code, stdout, stderr) = roomstorm(&["schema"]);
+    assert_eq!(code, 0, "{stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(printed, scenario::schema::json_schema());
+    assert_eq!(
+        printed["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
     );
 }

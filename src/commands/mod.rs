@@ -1,8 +1,10 @@
 //! One module per subcommand: each turns parsed arguments into work and a [`CommandError`].
 
 mod run;
+mod schema;
 mod serve;
 mod token;
+mod validate;
 
 use crate::cli::{Cli, Command, LogFormat};
 use crate::error::CommandError;
@@ -14,6 +16,8 @@ pub fn dispatch(cli: Cli) -> Result<(), CommandError> {
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(cmd) => token::run(cmd),
+        Command::Validate(args) => validate::run(args),
+        Command::Schema => schema::run(),
     }
 }
 

@@ -33,6 +33,9 @@ pub(crate) const TOKEN_KINDS: &[&str] = &["valid", "expired", "bad_signature"];
 /// `token.permission` values.
 pub(crate) const PERMISSIONS: &[&str] = &["user", "admin"];
 
+/// `expect` as read: outcome counts in file order.
+type OutcomeCounts = Vec<(OutcomeKey, u64)>;
+
 /// How a group's size was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SizeSpec {
@@ -58,7 +61,7 @@ pub(crate) struct Draft<'a> {
     arrival: Option<(Arrival, Field<'a>)>,
     token: Option<TokenSpec>,
     script: Option<Vec<Step>>,
-    expect: Option<(Vec<(OutcomeKey, u64)>, Option<Field<'a>>)>,
+    expect: Option<(OutcomeCounts, Option<Field<'a>>)>,
 }
 
 /// Reads one group mapping; every part is read even when an earlier one is wrong.

@@ -130,6 +130,16 @@ pub enum GroupSize {
     Total(u32),
 }
 
+impl GroupSize {
+    /// How many participants (slots, for the closed model) this size means with `rooms` rooms.
+    pub fn participants(self, rooms: u32) -> u64 {
+        match self {
+            GroupSize::PerRoom(n) => u64::from(n) * u64::from(rooms),
+            GroupSize::Total(n) => u64::from(n),
+        }
+    }
+}
+
 /// Arrival model of a group. Offsets are from the start of the run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arrival {

@@ -262,7 +262,15 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxProblem> {
                     }
                     *key = Some(finished)
                 }
-                Some(k) => entries.push((k, finished)),
+                Some(k) => {
+                    let mut value = finished;
+                    // `key:` with nothing after it: the parser marks the next token, possibly
+                    // lines below; the key is where the user looks.
+                    if matches!(&value.value, Value::Scalar(s) if s.plain && s.text.is_empty()) {
+                        value.mark = k.mark;
+                    }
+                    entries.push((k, value))
+                }
             },
             None => root = Some(finished),
         }

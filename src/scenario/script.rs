@@ -268,7 +268,8 @@ fn dist_body(r: &mut Reader, which: &str, f: &Field) -> Option<Dist> {
             let (mean, stddev, min, max) = (mean?, stddev?, min?, max?);
             let mut ok = true;
             if stddev.is_zero() {
-                r.problem(f.mark(), &m.field.child("stddev"), "must be greater than 0");
+                let at = m.get("stddev").map_or(f.mark(), |s| s.mark());
+                r.problem(at, &m.field.child("stddev"), "must be greater than 0");
                 ok = false;
             }
             if !(min <= mean && mean <= max) {
@@ -285,7 +286,8 @@ fn dist_body(r: &mut Reader, which: &str, f: &Field) -> Option<Dist> {
                 ok = false;
             }
             if max.is_zero() {
-                r.problem(f.mark(), &m.field.child("max"), "must be greater than 0");
+                let at = m.get("max").map_or(f.mark(), |s| s.mark());
+                r.problem(at, &m.field.child("max"), "must be greater than 0");
                 ok = false;
             }
             ok.then_some(Dist::Normal {

@@ -1,0 +1,40 @@
+//! `roomstorm validate FILE...`: checks scenarios without running them.
+
+use crate::cli::ValidateArgs;
+use crate::error::CommandError;
+use crate::scenario;
+
+/// Prints `ok FILE: …` for each good file and every problem of the bad ones (stderr); exit 2 when
+/// any file is bad.
+pub fn run(args: ValidateArgs) -> Result<(), CommandError> {
+    let mut bad = 0usize;
+    for path in &args.files {
+        match scenario::load(path) {
+            Ok(s) => {
+                let participants: u64 = s
+                    .groups
+                    .iter()
+                    .map(|g| g.size.participants(s.rooms.count))
+                    .sum();
+                println!(
+                    "ok {}: {}: {} groups, {participants} participants in {} rooms",
+                    path.display(),
+                    s.name,
+                    s.groups.len(),
+                    s.rooms.count
+                );
+            }
+            Err(e) => {
+                bad += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(CommandError::InvalidInput(format!(
+            "{bad} of {} scenario files invalid",
+            args.files.len()
+        )));
+    }
+    Ok(())
+}

@@ -37,7 +37,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-const USAGE: &str = "flags: --participants N --ramp SECONDS --hold SECONDS --workers N --only roomstorm|floor";
+const USAGE: &str =
+    "flags: --participants N --ramp SECONDS --hold SECONDS --workers N --only roomstorm|floor";
 const ROOM_SIZE: usize = 10;
 /// Arrivals start this late so the first RSS samples show the process before any participant.
 const LEAD_IN: Duration = Duration::from_secs(2);
@@ -205,7 +206,11 @@ fn measure(side: &str, args: &Args, addr: SocketAddr) -> Measured {
     let _ = std::fs::remove_dir_all(&dir);
     let failed = if side == "roomstorm" {
         // The summary's completed count is the truth; the exit status says whether all passed.
-        if status == 0 { 0 } else { count_failures(&out, args.participants) }
+        if status == 0 {
+            0
+        } else {
+            count_failures(&out, args.participants)
+        }
     } else {
         out.trim().parse().unwrap_or(args.participants)
     };
@@ -401,10 +406,11 @@ async fn lifecycle(
     // HTTP exchange on a fresh connection.
     let stream = TcpStream::connect(addr).await.ok()?;
     stream.set_nodelay(true).ok()?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .ok()?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .ok()?;
     let path = format!("/v3/apps/app1/rooms/{room}/auth?user={user}&token={room_token}");
     let req = hyper::Request::get(path)
         .header(hyper::header::HOST, addr.to_string())

@@ -14,14 +14,20 @@ use crate::scenario::{self, Scenario, Target};
 /// Runs the scenario; exit 0 pass, 1 expectations failed, 2 invalid scenario, 3 interrupted or
 /// could not complete.
 pub fn run(args: RunArgs) -> Result<(), CommandError> {
-    let scenario = scenario::load(&args.scenario).map_err(|e| CommandError::InvalidInput(e.to_string()))?;
+    let scenario =
+        scenario::load(&args.scenario).map_err(|e| CommandError::InvalidInput(e.to_string()))?;
     if args.dry_run {
         let plan = plan::compile(&scenario);
-        print!("{}", describe_plan(&scenario, &plan, args.target.as_deref()));
+        print!(
+            "{}",
+            describe_plan(&scenario, &plan, args.target.as_deref())
+        );
         return Ok(());
     }
     if args.workers == Some(0) {
-        return Err(CommandError::InvalidInput("--workers must be at least 1".into()));
+        return Err(CommandError::InvalidInput(
+            "--workers must be at least 1".into(),
+        ));
     }
     let finished = run::execute(
         &scenario,
@@ -38,7 +44,9 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
     println!("results: {}", finished.dir.join("summary.json").display());
     match finished.summary.verdict {
         Verdict::Pass => Ok(()),
-        Verdict::Fail => Err(CommandError::Failed("expectations failed (see above)".into())),
+        Verdict::Fail => Err(CommandError::Failed(
+            "expectations failed (see above)".into(),
+        )),
         Verdict::Interrupted => Err(CommandError::Incomplete(
             "interrupted: the results above are partial".into(),
         )),
@@ -51,7 +59,9 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
     let target = match (target, &scenario.target) {
         (Some(url), _) => format!("external {url}"),
         (None, Target::External { url, .. }) => format!("external {url}"),
-        (None, Target::Embedded(e)) => format!("embedded reference server (room capacity {})", e.max_users),
+        (None, Target::Embedded(e)) => {
+            format!("embedded reference server (room capacity {})", e.max_users)
+        }
     };
     let _ = writeln!(o, "scenario {}: {}", scenario.name, scenario.description);
     let _ = writeln!(o, "target: {target}; app {}", scenario.app);
@@ -71,7 +81,11 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
         humantime::format_duration(scenario.deadline)
     );
     for (gi, g) in plan.groups.iter().enumerate() {
-        let mine: Vec<_> = plan.participants.iter().filter(|p| p.group as usize == gi).collect();
+        let mine: Vec<_> = plan
+            .participants
+            .iter()
+            .filter(|p| p.group as usize == gi)
+            .collect();
         let first = mine.first().map_or(0.0, |p| p.arrival.as_secs_f64());
         let last = mine.last().map_or(0.0, |p| p.arrival.as_secs_f64());
         let _ = writeln!(
@@ -86,14 +100,22 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
             if g.open_model { "open" } else { "closed" }
         );
         if let Some(p) = mine.first() {
-            let _ = writeln!(o, "    first: {} in {} at {:.3}s", p.user, plan.rooms[p.room as usize], first);
+            let _ = writeln!(
+                o,
+                "    first: {} in {} at {:.3}s",
+                p.user, plan.rooms[p.room as usize], first
+            );
         }
     }
     let per_second = plan.arrivals_per_second();
     let peak = per_second.iter().copied().max().unwrap_or(0);
     let _ = writeln!(o, "arrivals per second (peak {peak}):");
     for (t, n) in per_second.iter().enumerate() {
-        let bar = if peak == 0 { 0 } else { (*n as usize * 50).div_ceil(peak as usize) };
+        let bar = if peak == 0 {
+            0
+        } else {
+            (*n as usize * 50).div_ceil(peak as usize)
+        };
         let _ = writeln!(o, "  {t:>4}s {n:>6} {}", "#".repeat(bar));
     }
     o

@@ -27,6 +27,8 @@ pub struct Interval {
     pub outcomes: BTreeMap<(u16, OutcomeKey, bool), u64>,
     /// Transport failures by stage.
     pub failures: BTreeMap<FailureStage, u64>,
+    /// The first failure message seen per stage (what a person needs to start looking).
+    pub failure_examples: BTreeMap<FailureStage, String>,
     /// Change in the number of participants in each state.
     pub state_delta: [i64; 5],
     /// State transitions made.
@@ -50,6 +52,7 @@ impl Default for Interval {
             server_disconnects: BTreeMap::new(),
             outcomes: BTreeMap::new(),
             failures: BTreeMap::new(),
+            failure_examples: BTreeMap::new(),
             state_delta: [0; 5],
             transitions: 0,
             notices_before_reference: 0,
@@ -77,6 +80,14 @@ impl Interval {
         self.transitions += 1;
     }
 
+    /// Counts a transport failure, keeping the first message per stage.
+    pub fn failure(&mut self, stage: FailureStage, why: &str) {
+        *self.failures.entry(stage).or_default() += 1;
+        self.failure_examples
+            .entry(stage)
+            .or_insert_with(|| why.to_string());
+    }
+
     /// Records a lifecycle's outcome.
     pub fn outcome(&mut self, group: u16, outcome: Outcome) {
         *self
@@ -96,6 +107,9 @@ impl Interval {
         add_maps(&mut self.server_disconnects, &other.server_disconnects);
         add_maps(&mut self.outcomes, &other.outcomes);
         add_maps(&mut self.failures, &other.failures);
+        for (stage, text) in std::mem::take(&mut other.failure_examples) {
+            self.failure_examples.entry(stage).or_insert(text);
+        }
         for (a, b) in self.state_delta.iter_mut().zip(other.state_delta) {
             *a += b;
         }

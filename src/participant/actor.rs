@@ -189,6 +189,9 @@ impl Participant {
             user_data: group.user_data.to_string(),
         };
         recorder::record(|r| self.transition(ConnectionEvent::JoinStarted, r));
+        // A fresh join starts a fresh session (no reconnect token from an earlier stay), as the
+        // SDK does for join() after leave().
+        self.driver = signaling::new_driver(self.run.driver);
         let action = self.driver.begin_join(&join);
         let timeout = self.run.join_timeout;
         self.timer = Some(ctx.run_later(timeout, |act, ctx| {
@@ -498,7 +501,7 @@ impl Participant {
             self.end_stay(now);
         }
         recorder::record(|r| {
-            *r.failures.entry(stage).or_default() += 1;
+            r.failure(stage, why);
             if self.state != ConnectionState::Disconnected {
                 self.transition(
                     ConnectionEvent::Ended(DisconnectReason::Error { code: None }),

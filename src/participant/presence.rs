@@ -53,14 +53,17 @@ impl RoomBoard {
     }
 
     /// Records that `slot` (which stored `own` when answered) leaves at `us`. A later session of
-    /// the same user (duplicate login) may own the slot by now; then nothing is changed.
+    /// the same user (duplicate login) may own the slot by now: its answer time is kept, and the
+    /// leave time still records when this older session ended (what its peers' `user-left` for
+    /// the replaced session refers to).
     pub fn leaving(&self, slot: u32, own: u64, us: u64) {
-        if self.answered_at[slot as usize]
-            .compare_exchange(own, 0, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            self.left_at[slot as usize].store(stamp(us), Ordering::Release);
-        }
+        let _ = self.answered_at[slot as usize].compare_exchange(
+            own,
+            0,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        self.left_at[slot as usize].store(stamp(us), Ordering::Release);
     }
 
     /// When `slot`'s current session was answered (µs since start), if it is in the room.
@@ -174,11 +177,12 @@ mod tests {
         board.leaving(0, own, 100);
         assert_eq!(board.answered_at(0), None);
         assert_eq!(gone_delay(&board, 0, 130), Delay::Measured(30));
-        // A newer session of b owns the slot: the older one's leave changes nothing.
+        // A newer session of b owns the slot: the older one's leave keeps the newer answer and
+        // records when the older session ended.
         board.answered(1, 200);
         board.leaving(1, b_own, 210);
         assert_eq!(board.answered_at(1), Some(200));
-        assert_eq!(board.left_at(1), None);
+        assert_eq!(board.left_at(1), Some(210));
     }
 
     fn stay(slot: u32, from: u64, to: u64, seen: &[u32]) -> Stay {

@@ -49,6 +49,8 @@ pub struct Summary {
     pub codes: Codes,
     /// Transport failures by stage.
     pub failures: BTreeMap<&'static str, u64>,
+    /// The first failure message per stage.
+    pub failure_examples: BTreeMap<&'static str, String>,
     /// The presence check.
     pub presence: Presence,
     /// Latency percentiles per metric, microseconds.
@@ -324,6 +326,11 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
             .failures
             .iter()
             .map(|(stage, n)| (stage.name(), *n))
+            .collect(),
+        failure_examples: total
+            .failure_examples
+            .iter()
+            .map(|(stage, text)| (stage.name(), text.clone()))
             .collect(),
         presence: Presence {
             stays: total.stays.len(),

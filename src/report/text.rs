@@ -94,6 +94,9 @@ pub fn render(s: &Summary) -> String {
     if !s.failures.is_empty() {
         let f: Vec<String> = s.failures.iter().map(|(k, n)| format!("{k}×{n}")).collect();
         let _ = writeln!(o, "transport failures: {}", f.join(" "));
+        for (stage, text) in &s.failure_examples {
+            let _ = writeln!(o, "  first {stage}: {text}");
+        }
     }
 
     let _ = writeln!(

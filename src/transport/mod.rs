@@ -190,9 +190,12 @@ pub async fn http_get(pool: &SourcePool, url: &str) -> Result<(u16, Bytes), Tran
         Ok((status, body))
     };
     // The connection is driven alongside the exchange and dropped with it: no task per request.
+    // When the server closes right after answering, the connection may finish first; the
+    // exchange then completes from what was already received (or fails if nothing was).
+    tokio::pin!(exchange);
     tokio::select! {
-        r = exchange => r,
-        () = driver => Err(TransportError::Http("connection closed before the answer".into())),
+        r = &mut exchange => r,
+        () = driver => exchange.await,
     }
 }
 

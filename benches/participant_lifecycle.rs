@@ -174,6 +174,8 @@ fn measure(side: &str, args: &Args, addr: SocketAddr) -> Measured {
         .env("BENCH_SK", "bench-secret")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    // Reaped below with wait4 (for its rusage), which `Child::wait` cannot return.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().expect("start child");
     let pid = child.id() as i32;
     let start = Instant::now();

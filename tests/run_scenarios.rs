@@ -53,7 +53,11 @@ fn passed(name: &str, lifecycles: u64) -> Value {
     assert_eq!(n(&s["conservation"]["accounted"]), lifecycles);
     assert_eq!(n(&s["outcomes"]["unexpected"]), 0);
     assert_eq!(n(&s["presence"]["errors"]), 0);
-    assert!(s["failures"].as_object().unwrap().is_empty(), "{}", s["failures"]);
+    assert!(
+        s["failures"].as_object().unwrap().is_empty(),
+        "{}",
+        s["failures"]
+    );
     assert_eq!(n(&s["server"]["members"]), 0, "everyone left");
     assert!(r.stdout.contains("verdict: PASS"));
     s

@@ -1,0 +1,387 @@
+//! `roomstorm run` beyond the happy path: Ctrl-C, the deadline, an external target with keys
+//! from the environment (and never in any output), refusals before any load, `--dry-run`.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn roomstorm() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_roomstorm"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ROOMSTORM_LOG");
+    c
+}
+
+/// A scratch folder with a scenario file in it, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str, scenario: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("roomstorm-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("scenario.yaml"), scenario).unwrap();
+        Self(dir)
+    }
+    fn scenario(&self) -> PathBuf {
+        self.0.join("scenario.yaml")
+    }
+    fn out(&self) -> PathBuf {
+        self.0.join("reports")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Finished {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    summary: Value,
+    summary_text: String,
+}
+
+fn finish(mut child: Child, limit: Duration) -> Finished {
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("run did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let path = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("results: "))
+        .unwrap_or_else(|| panic!("no results line\nstdout:\n{stdout}\nstderr:\n{stderr}"));
+    let summary_text = std::fs::read_to_string(path).unwrap();
+    Finished {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        summary: serde_json::from_str(&summary_text).unwrap(),
+        summary_text,
+    }
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+fn spawn_run(scratch: &Scratch, extra: &[&str]) -> Child {
+    roomstorm()
+        .arg("run")
+        .arg(scratch.scenario())
+        .arg("--out")
+        .arg(scratch.out())
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+const LONG_HOLD: &str = "version: 1
+name: interrupted
+deadline: 2m
+leave_grace: 5s
+rooms: { count: 20 }
+groups:
+  - name: member
+    per_room: 5
+    arrival: { ramp: { over: 20s } }
+    script: [join, { hold: 60s }, leave]
+";
+
+#[test]
+fn ctrl_c_stops_arrivals_lets_members_leave_and_still_writes_the_summary() {
+    let scratch = Scratch::new("ctrl-c", LONG_HOLD);
+    let child = spawn_run(&scratch, &[]);
+    std::thread::sleep(Duration::from_secs(4));
+    // SAFETY: signalling our own child by its PID.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let f = finish(child, Duration::from_secs(30));
+    assert_eq!(f.code, 3, "interrupted runs exit 3\n{}", f.stdout);
+    let s = &f.summary;
+    assert_eq!(s["verdict"], "interrupted");
+    assert_eq!(s["end_reason"], "interrupted");
+    assert!(f.stdout.contains("INTERRUPTED"), "{}", f.stdout);
+    assert!(
+        f.stderr.contains("interrupted: arrivals stopped"),
+        "{}",
+        f.stderr
+    );
+    // Progress lines went to stderr (not a terminal here).
+    assert!(f.stderr.contains("arrivals "), "{}", f.stderr);
+    // Every one of the 100 has exactly one outcome: none completed its 60 s hold.
+    assert_eq!(n(&s["conservation"]["scheduled"]), 100);
+    assert_eq!(n(&s["conservation"]["accounted"]), 100);
+    assert_eq!(
+        n(&s["outcomes"]["by_outcome"]["aborted"]["unexpected"]),
+        100
+    );
+    // About 20 arrived in 4 s of a 20 s ramp; each of those left cleanly, as the server saw.
+    let joined = n(&s["codes"]["join"]["0"]);
+    assert!((10..=40).contains(&joined), "{joined} joined");
+    assert_eq!(n(&s["server"]["departures"]["leave"]), joined);
+    assert_eq!(n(&s["server"]["members"]), 0);
+    assert_eq!(n(&s["latency"]["leave"]["count"]), joined);
+}
+
+#[test]
+fn the_deadline_aborts_what_is_still_running() {
+    let scratch = Scratch::new(
+        "deadline",
+        "version: 1
+name: deadline
+deadline: 2s
+leave_grace: 1s
+rooms: { count: 5 }
+groups:
+  - name: member
+    per_room: 2
+    arrival: { burst: {} }
+    script: [join, { hold: 30s }, leave]
+",
+    );
+    let f = finish(spawn_run(&scratch, &["--quiet"]), Duration::from_secs(30));
+    assert_eq!(f.code, 1, "{}", f.stdout);
+    let s = &f.summary;
+    assert_eq!(s["end_reason"], "deadline");
+    assert_eq!(s["verdict"], "fail");
+    assert_eq!(n(&s["outcomes"]["by_outcome"]["aborted"]["unexpected"]), 10);
+    assert_eq!(n(&s["conservation"]["accounted"]), 10);
+    assert_eq!(n(&s["server"]["departures"]["leave"]), 10);
+    assert!(
+        f.stdout.contains("[FAIL] no unexpected outcomes"),
+        "{}",
+        f.stdout
+    );
+}
+
+const SECRET: &str = "e2e-secret-value-never-printed";
+
+#[test]
+fn an_external_target_with_keys_from_the_environment_never_prints_the_secret() {
+    let mut server = roomstorm()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--app",
+            "ext",
+            "--max-users",
+            "4",
+        ])
+        .env("ROOMSTORM_ACCESS_KEY", "e2e-ak")
+        .env("ROOMSTORM_SECRET_KEY", SECRET)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut banner,
+    )
+    .unwrap();
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let scratch = Scratch::new(
+        "external",
+        "version: 1
+name: external
+deadline: 30s
+target: { url: http://127.0.0.1:9 }   # replaced by --target
+app: ext
+credentials:
+  access_key: ${E2E_AK}
+  secret_key: ${E2E_SK}
+rooms: { count: 3 }
+groups:
+  - name: member
+    per_room: 5
+    arrival: { ramp: { over: 1s } }
+    script: [{ join: { expect: [0, 10011] } }, { hold: 2s }, leave]
+    expect: { completed: 12, 10011: 3 }
+",
+    );
+    let child = roomstorm()
+        .arg("run")
+        .arg(scratch.scenario())
+        .args(["--quiet", "--target", &url, "--out"])
+        .arg(scratch.out())
+        .env("E2E_AK", "e2e-ak")
+        .env("E2E_SK", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let f = finish(child, Duration::from_secs(60));
+    // The server's own view, read from its /metrics before stopping it.
+    let metrics = http_get(&url, "/metrics");
+    // SAFETY: signalling our own child by its PID.
+    unsafe { libc::kill(server.id() as i32, libc::SIGINT) };
+    let _ = server.wait();
+    assert_eq!(f.code, 0, "{}\n{}", f.stdout, f.stderr);
+    let s = &f.summary;
+    assert_eq!(s["target"]["kind"], "external");
+    assert_eq!(s["target"]["url"], url.as_str());
+    assert!(s["server"].is_null());
+    assert_eq!(n(&s["outcomes"]["by_outcome"]["completed"]["expected"]), 12);
+    assert_eq!(n(&s["outcomes"]["by_outcome"]["10011"]["expected"]), 3);
+    assert!(
+        metrics.contains("roomstorm_server_auths_total{code=\"0\"} 12"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("roomstorm_server_auths_total{code=\"10011\"} 3"),
+        "{metrics}"
+    );
+    for text in [&f.stdout, &f.stderr, &f.summary_text] {
+        assert!(!text.contains(SECRET), "the secret leaked");
+    }
+}
+
+/// A plain HTTP/1.1 GET on loopback (the test needs no client library).
+fn http_get(base: &str, path: &str) -> String {
+    use std::io::Write as _;
+    let authority = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(authority).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn an_embedded_run_beyond_the_open_file_limit_is_refused_with_the_numbers() {
+    // SAFETY: getrlimit only writes into the struct we pass.
+    let hard = unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_max
+    };
+    let participants: u64 = 1_200_000;
+    if hard as u128 > 2 * participants as u128 {
+        eprintln!("open-file limit {hard} is too high for this check to refuse anything");
+        return;
+    }
+    let scratch = Scratch::new(
+        "too-many",
+        "version: 1
+name: too-many
+deadline: 10m
+rooms: { count: 100000 }
+groups:
+  - name: member
+    per_room: 12
+    arrival: { ramp: { over: 5m } }
+    script: [join, { hold: 1s }, leave]
+",
+    );
+    let out = roomstorm()
+        .arg("run")
+        .arg(scratch.scenario())
+        .arg("--out")
+        .arg(scratch.out())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("1200000 participants need about 2400128 open files"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--target"), "the fix is named: {stderr}");
+    assert!(!scratch.out().exists(), "nothing ran, nothing written");
+}
+
+#[test]
+fn a_bad_scenario_is_refused_with_its_position_before_any_load() {
+    let out = roomstorm()
+        .args([
+            "run",
+            "tests/fixtures/bad/joins-twice.yaml",
+            "--out",
+            "/nonexistent/never",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad/joins-twice.expected"),
+    )
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for line in expected.lines() {
+        assert!(stderr.contains(line), "missing {line:?} in {stderr}");
+    }
+}
+
+#[test]
+fn dry_run_prints_the_compiled_plan() {
+    let out = roomstorm()
+        .args(["run", "--dry-run", "scenarios/mass-join.yaml"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout.contains("rooms: 500 (mass-000 … mass-499)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("participants: 5000; lifecycles: 5000; seed 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("group member: 5000 participants × 1 iteration(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("arrivals per second (peak 250)"),
+        "{stdout}"
+    );
+    // 20 whole seconds of 250 arrivals each.
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains(" 250 #")).count(),
+        20,
+        "{stdout}"
+    );
+    // The same seed gives the same plan, byte for byte.
+    let again = roomstorm()
+        .args(["run", "--dry-run", "scenarios/mass-join.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, again.stdout);
+}

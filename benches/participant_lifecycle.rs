@@ -37,6 +37,10 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+// The same allocator as the roomstorm binary, so allocator behaviour is not what is compared.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str =
     "flags: --participants N --ramp SECONDS --hold SECONDS --workers N --only roomstorm|floor";
 const ROOM_SIZE: usize = 10;
@@ -352,42 +356,53 @@ fn floor_child(argv: &[String]) {
     let ramp = Duration::from_secs(argv[2].parse().expect("ramp"));
     let hold = Duration::from_secs(argv[3].parse().expect("hold"));
     let workers: usize = argv[4].parse().expect("workers");
-    let keys = KeyPair::new(
+    let keys = Arc::new(KeyPair::new(
         std::env::var("BENCH_AK").expect("BENCH_AK"),
         std::env::var("BENCH_SK").expect("BENCH_SK"),
-    );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let failed = rt.block_on(async move {
-        let keys = Arc::new(keys);
-        let failed = Arc::new(AtomicUsize::new(0));
-        let start = tokio::time::Instant::now() + LEAD_IN;
-        let rooms = n / ROOM_SIZE;
-        let mut tasks = Vec::with_capacity(n);
-        for i in 0..n {
-            // Interleaved order, as the scenario: room 0, 1, … then the next member of each.
-            let (room, member) = (i % rooms, i / rooms);
-            let at = start + ramp.mul_f64(i as f64 / n as f64);
-            let keys = keys.clone();
-            let failed = failed.clone();
-            tasks.push(tokio::spawn(async move {
-                tokio::time::sleep_until(at).await;
-                if lifecycle(addr, &keys, room, member, hold).await.is_none() {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
-            }));
-        }
-        for t in tasks {
-            let _ = t.await;
-        }
-        failed.load(Ordering::Relaxed)
-    });
-    println!("{failed}");
+    ));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now() + LEAD_IN;
+    let rooms = n / ROOM_SIZE;
+    // The same threading as roomstorm: one single-threaded runtime per worker, whole rooms per
+    // worker, each participant spawned when it is due (a task per participant, nothing recorded).
+    let threads: Vec<_> = (0..workers)
+        .map(|w| {
+            let (keys, failed) = (keys.clone(), failed.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&rt, async move {
+                    let mut tasks = Vec::new();
+                    for i in (0..n).filter(|i| (i % rooms) % workers == w) {
+                        // Interleaved order, as the scenario: room 0, 1, … then the next member.
+                        let (room, member) = (i % rooms, i / rooms);
+                        let at = start + ramp.mul_f64(i as f64 / n as f64);
+                        tokio::time::sleep_until(at.into()).await;
+                        let (keys, failed) = (keys.clone(), failed.clone());
+                        tasks.push(tokio::task::spawn_local(async move {
+                            if lifecycle(addr, &keys, room, member, hold).await.is_none() {
+                                failed.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }));
+                    }
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                });
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("floor worker");
+    }
+    println!("{}", failed.load(Ordering::Relaxed));
 }
 
+/// One lifecycle: the join runs in its own boxed future, so the long hold keeps only the socket
+/// and the roster (what a lean hand-written client would keep).
 async fn lifecycle(
     addr: SocketAddr,
     keys: &KeyPair,
@@ -395,6 +410,18 @@ async fn lifecycle(
     member: usize,
     hold: Duration,
 ) -> Option<()> {
+    let (ws, roster) = Box::pin(join(addr, keys, room, member)).await?;
+    stay(ws, roster, hold).await
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+async fn join(
+    addr: SocketAddr,
+    keys: &KeyPair,
+    room: usize,
+    member: usize,
+) -> Option<(Ws, HashSet<String>)> {
     let room = format!("bench-{room}");
     let user = format!("u-{}-{member}", room.trim_start_matches("bench-"));
     let access = RoomAccess {
@@ -459,6 +486,10 @@ async fn lifecycle(
         }
         break;
     }
+    Some((ws, roster))
+}
+
+async fn stay(mut ws: Ws, mut roster: HashSet<String>, hold: Duration) -> Option<()> {
     let until = tokio::time::sleep(hold);
     tokio::pin!(until);
     loop {

@@ -10,6 +10,16 @@
 //! | [`cli`] | the command-line surface (clap derive only) |
 //! | [`commands`] | one module per subcommand |
 //! | [`error`] | exit codes and the command error type |
+//! | [`scenario`] | YAML scenarios: positions, validation (every problem at once), the checked model, JSON Schema |
+//! | [`plan`] | the compiled plan: rooms, participants, intended arrival times (pure, seeded) |
+//! | [`run`] | one run end to end: plan, target, coordinator, summary |
+//! | [`target`] | the server a run loads: embedded (in-process) or external |
+//! | [`coordinator`] | workers (one arbiter each), collection, progress, end of run |
+//! | [`participant`] | the participant actor, its state machine, presence, outcomes |
+//! | [`signaling`] | sans-IO signaling drivers (the Qiniu-compatible one) |
+//! | [`transport`] | client sockets: HTTP token exchange, WebSocket, source addresses |
+//! | [`metrics`] | per-thread recorders (HdrHistogram) and the merged aggregate |
+//! | [`report`] | the run summary, its terminal table and `summary.json` |
 //! | [`codes`] | RTC error codes (10001 token invalid … 21003) and their messages |
 //! | [`credentials`] | key pairs from flags, environment or a file; secrets never printable |
 //! | [`token`] | RoomToken mint/verify (HMAC-SHA1 over the payload as received) |
@@ -18,7 +28,8 @@
 //! | [`ids`] | random identifiers |
 //! | [`sockopt`] | socket options std does not expose |
 //!
-//! Participants, the coordinator, scenarios and reports arrive with their own modules.
+//! Data flow: scenario → [`scenario::Scenario`] → [`plan::Plan`] → coordinator and participant
+//! actors (recording per thread) → [`metrics::aggregate::Aggregate`] → [`report::Summary`].
 
 pub mod cli;
 pub mod codes;

@@ -43,6 +43,10 @@ pub struct Finished {
 
 /// Runs `scenario` to its end and writes its results.
 pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, CommandError> {
+    if let Some(url) = &options.target {
+        crate::transport::endpoint(url)
+            .map_err(|e| CommandError::InvalidInput(format!("--target: {e}")))?;
+    }
     let plan = Arc::new(plan::compile(scenario));
     let prepared = target::prepare(
         scenario,

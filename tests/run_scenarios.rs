@@ -82,6 +82,12 @@ fn mass_join_5000_in_500_rooms() {
         assert_eq!(n(&s["latency"][metric]["count"]), 5000, "{metric}");
     }
     assert_eq!(n(&s["presence"]["stays"]), 5000);
+    // Each participant walked DISCONNECTED → CONNECTING → CONNECTED → DISCONNECTED, once.
+    let t = &s["transitions"];
+    assert_eq!(t.as_object().unwrap().len(), 3, "{t}");
+    assert_eq!(n(&t["DISCONNECTED->CONNECTING"]), 5000);
+    assert_eq!(n(&t["CONNECTING->CONNECTED"]), 5000);
+    assert_eq!(n(&t["CONNECTED->DISCONNECTED"]), 5000);
 }
 
 #[test]
@@ -92,6 +98,9 @@ fn full_rooms_refuse_exactly_two_per_room_with_10011() {
     assert_eq!(n(&s["codes"]["join"]["10011"]), 100);
     assert_eq!(n(&s["server"]["auths"]["0"]), 400);
     assert_eq!(n(&s["server"]["auths"]["10011"]), 100);
+    // The refused ones went CONNECTING → DISCONNECTED (ERROR 10011).
+    assert_eq!(n(&s["transitions"]["CONNECTING->DISCONNECTED"]), 100);
+    assert_eq!(n(&s["transitions"]["CONNECTING->CONNECTED"]), 400);
     assert_eq!(n(&s["server"]["departures"]["leave"]), 400);
 }
 

@@ -157,7 +157,7 @@ fn validate_command_prints_ok_lines_and_problems_and_exits_2() {
     assert_eq!(code, 0);
     assert_eq!(
         stdout,
-        "ok tests/fixtures/good/minimal.yaml: minimal: 1 groups, 2 participants in 1 rooms\n"
+        "ok tests/fixtures/good/minimal.yaml: minimal: 1 group, 2 participants in 1 room\n"
     );
 }
 

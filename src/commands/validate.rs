@@ -16,12 +16,16 @@ pub fn run(args: ValidateArgs) -> Result<(), CommandError> {
                     .iter()
                     .map(|g| g.size.participants(s.rooms.count))
                     .sum();
+                let plural = |n: u64, one: &str, many: &str| {
+                    format!("{n} {}", if n == 1 { one } else { many })
+                };
                 println!(
-                    "ok {}: {}: {} groups, {participants} participants in {} rooms",
+                    "ok {}: {}: {}, {} in {}",
                     path.display(),
                     s.name,
-                    s.groups.len(),
-                    s.rooms.count
+                    plural(s.groups.len() as u64, "group", "groups"),
+                    plural(participants, "participant", "participants"),
+                    plural(u64::from(s.rooms.count), "room", "rooms")
                 );
             }
             Err(e) => {

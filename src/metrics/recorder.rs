@@ -31,8 +31,8 @@ pub struct Interval {
     pub failure_examples: BTreeMap<FailureStage, String>,
     /// Change in the number of participants in each state.
     pub state_delta: [i64; 5],
-    /// State transitions made.
-    pub transitions: u64,
+    /// State transitions made, by `[from][to]` state index.
+    pub transitions: [[u64; 5]; 5],
     /// `user-joined`/`user-left` notices that arrived before the peer's own answer/leave.
     pub notices_before_reference: u64,
     /// Notices whose reference time never became known (their sample is missing).
@@ -54,7 +54,7 @@ impl Default for Interval {
             failures: BTreeMap::new(),
             failure_examples: BTreeMap::new(),
             state_delta: [0; 5],
-            transitions: 0,
+            transitions: [[0; 5]; 5],
             notices_before_reference: 0,
             notices_unresolved: 0,
             notices_unknown_user: 0,
@@ -77,7 +77,7 @@ impl Interval {
     pub fn transition(&mut self, from: ConnectionState, to: ConnectionState) {
         self.state_delta[from.index()] -= 1;
         self.state_delta[to.index()] += 1;
-        self.transitions += 1;
+        self.transitions[from.index()][to.index()] += 1;
     }
 
     /// Counts a transport failure, keeping the first message per stage.
@@ -113,7 +113,11 @@ impl Interval {
         for (a, b) in self.state_delta.iter_mut().zip(other.state_delta) {
             *a += b;
         }
-        self.transitions += other.transitions;
+        for (row, other_row) in self.transitions.iter_mut().zip(other.transitions) {
+            for (a, b) in row.iter_mut().zip(other_row) {
+                *a += b;
+            }
+        }
         self.notices_before_reference += other.notices_before_reference;
         self.notices_unresolved += other.notices_unresolved;
         self.notices_unknown_user += other.notices_unknown_user;

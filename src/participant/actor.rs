@@ -85,6 +85,8 @@ pub struct Participant {
     stopping: bool,
     /// Set once the lifecycle has its outcome (guards against double counting).
     settled: bool,
+    /// The lifecycle has been CONNECTED at least once.
+    connected_once: bool,
 }
 
 impl Participant {
@@ -118,6 +120,7 @@ impl Participant {
             unexpected: false,
             stopping: false,
             settled: false,
+            connected_once: false,
         }
     }
 
@@ -297,7 +300,10 @@ impl Participant {
                 }
                 let join_us = now - self.join_started_us;
                 let ttc_us = now.saturating_sub(self.intended_us);
-                let first = self.state == ConnectionState::Connecting;
+                // Only a lifecycle's first join counts: a later join in the same script is not
+                // the arrival the intended time refers to.
+                let first = !self.connected_once;
+                self.connected_once = true;
                 recorder::record(|r| {
                     r.latency(Metric::Join, join_us);
                     if first {
@@ -558,6 +564,7 @@ impl Participant {
             self.step = 0;
             self.unexpected = false;
             self.settled = false;
+            self.connected_once = false;
             self.intended_us = self.run.now_us();
             recorder::record(|r| r.started += 1);
             self.run_step(ctx);

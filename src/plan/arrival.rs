@@ -57,7 +57,7 @@ pub fn phases_capacity(phases: &[Phase]) -> f64 {
 
 /// The time (seconds from the first phase's start) at which the cumulative arrival count reaches
 /// `k`: the inverse of the integrated rate, piecewise quadratic.
-fn phase_time(phases: &[Phase], k: f64) -> f64 {
+pub fn phase_time(phases: &[Phase], k: f64) -> f64 {
     let mut elapsed = 0.0;
     let mut before = 0.0;
     for p in phases {
@@ -176,6 +176,21 @@ mod tests {
         assert_eq!(ms(x[200]), 15_000 + 6180);
         assert!(x.windows(2).all(|w| w[0] <= w[1]));
         assert!(ms(*x.last().unwrap()) <= 25_000);
+    }
+
+    #[test]
+    fn phase_time_inverts_rising_falling_and_paused_phases() {
+        let p = |secs, from, to| Phase {
+            duration: s(secs),
+            from_rate: from,
+            to_rate: to,
+        };
+        let phases = [p(10, 50.0, 50.0), p(5, 0.0, 0.0), p(10, 0.0, 20.0)];
+        assert_eq!(phase_time(&phases, 250.0), 5.0);
+        // The pause adds 5 s; then 0 → 20/s gives t² arrivals by t: 25 more take 5 s.
+        assert!((phase_time(&phases, 525.0) - 20.0).abs() < 1e-9);
+        // A falling ramp 20 → 0 over 10 s: 20t − t² = 75 → t = 5.
+        assert!((phase_time(&[p(10, 20.0, 0.0)], 75.0) - 5.0).abs() < 1e-9);
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct Summary {
     pub conservation: Conservation,
     /// Join answers and server disconnects by code.
     pub codes: Codes,
+    /// Connection state transitions made, by `FROM->TO` (the SDK's state names).
+    pub transitions: BTreeMap<String, u64>,
     /// Transport failures by stage.
     pub failures: BTreeMap<&'static str, u64>,
     /// The first failure message per stage.
@@ -322,6 +324,7 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
             join: total.join_answers.clone(),
             disconnect: total.server_disconnects.clone(),
         },
+        transitions: transition_counts(&total.transitions),
         failures: total
             .failures
             .iter()
@@ -353,6 +356,20 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
         expectations,
         verdict,
     }
+}
+
+fn transition_counts(matrix: &[[u64; 5]; 5]) -> BTreeMap<String, u64> {
+    use crate::participant::state::ConnectionState;
+    let mut out = BTreeMap::new();
+    for from in ConnectionState::ALL {
+        for to in ConnectionState::ALL {
+            let n = matrix[from.index()][to.index()];
+            if n > 0 {
+                out.insert(format!("{}->{}", from.name(), to.name()), n);
+            }
+        }
+    }
+    out
 }
 
 /// Percentiles of a histogram (all zero when empty).

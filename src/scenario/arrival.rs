@@ -122,13 +122,9 @@ fn phase(r: &mut Reader, f: &Field) -> Option<Phase> {
     })
 }
 
-/// How many arrivals the phases produce in all: Σ duration · (from + to) / 2.
-pub(crate) fn phases_capacity(phases: &[Phase]) -> f64 {
-    phases
-        .iter()
-        .map(|p| p.duration.as_secs_f64() * (p.from_rate + p.to_rate) / 2.0)
-        .sum()
-}
+/// How many arrivals the phases produce in all (the plan's own arithmetic, so validation and
+/// the schedule cannot disagree).
+pub(crate) use crate::plan::arrival::phases_capacity;
 
 /// When the last of `count` participants (slots, for the closed model) arrives.
 pub(crate) fn latest_offset(arrival: &Arrival, count: u64) -> Duration {
@@ -140,35 +136,10 @@ pub(crate) fn latest_offset(arrival: &Arrival, count: u64) -> Duration {
         Arrival::Constant { start, rate, .. } => {
             start.saturating_add(secs(count.saturating_sub(1) as f64 / rate))
         }
-        Arrival::Phases { start, phases } => {
-            start.saturating_add(secs(time_to_reach(phases, count as f64)))
-        }
+        Arrival::Phases { start, phases } => start.saturating_add(secs(
+            crate::plan::arrival::phase_time(phases, count.saturating_sub(1) as f64),
+        )),
     }
-}
-
-/// Seconds into the phases at which `need` arrivals have happened (all phases when never).
-fn time_to_reach(phases: &[Phase], need: f64) -> f64 {
-    let mut elapsed = 0.0;
-    let mut have = 0.0;
-    for p in phases {
-        let len = p.duration.as_secs_f64();
-        let here = len * (p.from_rate + p.to_rate) / 2.0;
-        let missing = need - have;
-        if here >= missing && missing > 0.0 {
-            // Arrivals by t into the phase: a·t + k·t², with k = (b − a) / (2·len).
-            let a = p.from_rate;
-            let k = (p.to_rate - a) / (2.0 * len);
-            let t = if k.abs() < 1e-12 {
-                missing / a
-            } else {
-                (-a + (a * a + 4.0 * k * missing).max(0.0).sqrt()) / (2.0 * k)
-            };
-            return elapsed + t.clamp(0.0, len);
-        }
-        have += here;
-        elapsed += len;
-    }
-    elapsed
 }
 
 #[cfg(test)]
@@ -187,12 +158,12 @@ mod tests {
     fn phase_arithmetic() {
         let phases = [phase(10, 50.0, 50.0), phase(10, 0.0, 20.0)];
         assert_eq!(phases_capacity(&phases), 500.0 + 100.0);
-        assert_eq!(time_to_reach(&phases, 250.0), 5.0);
-        // Ramp 0 → 20/s over 10 s: t² arrivals by t, so 25 more take 5 s.
-        assert!((time_to_reach(&phases, 525.0) - 15.0).abs() < 1e-9);
-        // A falling ramp 20 → 0 over 10 s: 20t − t² = 75 → t = 5.
-        assert!((time_to_reach(&[phase(10, 20.0, 0.0)], 75.0) - 5.0).abs() < 1e-9);
-        assert_eq!(time_to_reach(&phases, 1e9), 20.0);
+        let ramp = Arrival::Phases {
+            start: Duration::from_secs(2),
+            phases: phases.to_vec(),
+        };
+        // The 526th arrival (index 525) of 50/s for 10 s then 0 → 20/s: 5 s into the ramp.
+        assert_eq!(latest_offset(&ramp, 526), Duration::from_secs(17));
         let constant = Arrival::Constant {
             start: Duration::from_secs(1),
             rate: 10.0,

@@ -242,7 +242,7 @@ pub fn json_schema() -> Value {
                 "type": "object", "additionalProperties": false,
                 "properties": {
                     "embedded": embedded,
-                    "url": {"type": "string", "pattern": "^https?://.+", "description": "HTTP base URL of an already running server."},
+                    "url": {"type": "string", "pattern": "^http://.+", "description": "HTTP base URL of an already running server (TLS is not supported yet)."},
                     "driver": {"enum": DRIVERS, "description": "Signaling protocol of the external server (default qiniu)."}
                 },
                 "oneOf": [{"required": ["embedded"], "not": {"required": ["driver"]}}, {"required": ["url"]}]

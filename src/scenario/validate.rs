@@ -239,10 +239,12 @@ fn target(r: &mut Reader, f: &Field) -> Option<(Target, Option<Mark>)> {
         ));
     }
     let url = r.string(&body).and_then(|url| {
-        let host = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+        let host = url.strip_prefix("http://");
         let ok = host.is_some_and(|h| !h.is_empty() && !h.starts_with('/') && !h.contains(char::is_whitespace));
-        if !ok {
-            r.problem(body.mark(), &body.path, format!("expected an http:// or https:// base URL such as http://127.0.0.1:7788, found `{url}`"));
+        if url.starts_with("https://") {
+            r.problem(body.mark(), &body.path, format!("https:// (TLS) is not supported yet; expected an http:// base URL such as http://127.0.0.1:7788, found `{url}`"));
+        } else if !ok {
+            r.problem(body.mark(), &body.path, format!("expected an http:// base URL such as http://127.0.0.1:7788, found `{url}`"));
         }
         ok.then(|| url.trim_end_matches('/').to_string())
     });

@@ -409,3 +409,126 @@ pub fn encode(h: &Histogram<u64>) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::metrics::aggregate::Aggregate;
+    use crate::metrics::recorder::Interval;
+    use crate::participant::outcome::Outcome;
+    use crate::plan;
+    use crate::scenario::Arrival;
+
+    fn meta() -> RunMeta {
+        RunMeta {
+            file: "f.yaml".into(),
+            target: TargetInfo {
+                kind: "embedded",
+                url: "http://127.0.0.1:1".into(),
+                driver: "qiniu",
+            },
+            started_at: "2026-11-27T00:00:00Z".into(),
+            server: None,
+        }
+    }
+
+    fn output(outcomes: &[(OutcomeKey, bool, u64)], end: EndReason) -> RunOutput {
+        let mut i = Interval::default();
+        for &(key, expected, n) in outcomes {
+            for _ in 0..n {
+                i.outcome(
+                    0,
+                    Outcome {
+                        key,
+                        expected,
+                        step: 0,
+                    },
+                );
+            }
+        }
+        let mut aggregate = Aggregate::default();
+        aggregate.absorb(1.0, vec![i]);
+        RunOutput {
+            aggregate,
+            end,
+            elapsed: Duration::from_secs(1),
+            workers: 1,
+        }
+    }
+
+    #[test]
+    fn expectations_and_verdicts() {
+        let mut scenario = plan::tests::scenario(2, 5, Arrival::Burst { at: Duration::ZERO });
+        scenario.groups[0].expect_counts =
+            vec![(OutcomeKey::Completed, 8), (OutcomeKey::Code(10011), 2)];
+        let plan = plan::compile(&scenario);
+        let good = [
+            (OutcomeKey::Completed, true, 8),
+            (OutcomeKey::Code(10011), true, 2),
+        ];
+        let s = build(
+            &scenario,
+            &plan,
+            &output(&good, EndReason::Completed),
+            meta(),
+        );
+        assert_eq!(s.verdict, Verdict::Pass);
+        assert!(s.conservation.holds);
+        assert_eq!(
+            s.outcomes.by_outcome["10011"],
+            Split {
+                expected: 2,
+                unexpected: 0
+            }
+        );
+        assert_eq!(s.expectations.len(), 5);
+
+        // One refusal too many: the count expectation fails, and so does the verdict.
+        let off = [
+            (OutcomeKey::Completed, true, 7),
+            (OutcomeKey::Code(10011), true, 3),
+        ];
+        let s = build(
+            &scenario,
+            &plan,
+            &output(&off, EndReason::Completed),
+            meta(),
+        );
+        assert_eq!(s.verdict, Verdict::Fail);
+        let failed: Vec<&str> = s
+            .expectations
+            .iter()
+            .filter(|e| !e.passed)
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(failed, ["group m: completed == 8", "group m: 10011 == 2"]);
+
+        // A lost lifecycle breaks conservation.
+        let lost = [
+            (OutcomeKey::Completed, true, 8),
+            (OutcomeKey::Code(10011), true, 1),
+        ];
+        let s = build(
+            &scenario,
+            &plan,
+            &output(&lost, EndReason::Completed),
+            meta(),
+        );
+        assert!(!s.conservation.holds);
+        assert_eq!(s.verdict, Verdict::Fail);
+
+        // Ctrl-C: partial results, whatever they say.
+        let s = build(
+            &scenario,
+            &plan,
+            &output(&good, EndReason::Interrupted),
+            meta(),
+        );
+        assert_eq!(s.verdict, Verdict::Interrupted);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["schema_version"], 1);
+        assert_eq!(json["end_reason"], "interrupted");
+    }
+}

@@ -82,7 +82,11 @@ pub fn render(s: &Summary) -> String {
         .map(|(c, n)| format!("{c}×{n}"))
         .collect();
     let _ = writeln!(o, "\njoin answers: {}", join.join(" "));
-    let t: Vec<String> = s.transitions.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let t: Vec<String> = s
+        .transitions
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
     let _ = writeln!(o, "state transitions: {}", t.join(" · "));
     if !s.codes.disconnect.is_empty() {
         let d: Vec<String> = s

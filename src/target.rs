@@ -22,7 +22,7 @@ pub const FDS_PER_EMBEDDED_PARTICIPANT: usize = 2;
 pub enum TargetError {
     /// The run cannot fit this process's open-file limit.
     #[error(
-        "{participants} participants need about {needed} open files in one process with the embedded server (both ends of every socket), but the limit is {limit}; run `roomstorm serve` in another process and pass --target http://127.0.0.1:PORT, or use fewer participants"
+        "up to {participants} participants at once need about {needed} open files in one process with the embedded server (both ends of every socket), but the limit is {limit}; run `roomstorm serve` in another process and pass --target http://127.0.0.1:PORT, or use fewer participants at once"
     )]
     TooManyFiles {
         /// Participants that can be connected at once.

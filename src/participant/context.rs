@@ -72,8 +72,8 @@ impl RunContext {
             start_unix: token::unix_now(),
             boards,
             sources,
-            join_timeout: Duration::from_secs(10),
-            leave_timeout: Duration::from_secs(2),
+            join_timeout: crate::plan::JOIN_TIMEOUT,
+            leave_timeout: crate::plan::LEAVE_TIMEOUT,
         }
     }
 

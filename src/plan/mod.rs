@@ -112,11 +112,49 @@ impl Plan {
         per
     }
 
-    /// The most participants that can be connected at once, for socket budgeting: every
-    /// participant of an open model, every slot of a closed one.
+    /// The most participants that can hold sockets at once, for the open-file budget: a sweep
+    /// over each participant's arrival and the longest its script can take (every hold and wait
+    /// at its upper bound, every join and leave at its timeout). Closed-model slots live for the
+    /// whole run. An upper bound: the run never needs more.
     pub fn peak_participants(&self) -> usize {
-        self.participants.len()
+        let mut edges: Vec<(Duration, i32)> = Vec::with_capacity(self.participants.len() * 2);
+        for p in &self.participants {
+            let g = &self.groups[p.group as usize];
+            let end = if g.open_model {
+                p.arrival.saturating_add(longest_lifecycle(&g.script))
+            } else {
+                Duration::MAX
+            };
+            edges.push((p.arrival, 1));
+            edges.push((end, -1));
+        }
+        // Ends sort before starts at the same instant: a participant that is gone frees its
+        // sockets before the next one arrives.
+        edges.sort_unstable();
+        let (mut now, mut peak) = (0i64, 0i64);
+        for (_, delta) in edges {
+            now += i64::from(delta);
+            peak = peak.max(now);
+        }
+        peak as usize
     }
+}
+
+/// A join (token exchange, socket, answer) that takes longer fails as a transport error.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// A leave waits this long for the server's close before closing from our side.
+pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest one run of `script` can take.
+pub fn longest_lifecycle(script: &[Step]) -> Duration {
+    script
+        .iter()
+        .map(|step| match step {
+            Step::Join { .. } => JOIN_TIMEOUT,
+            Step::Hold { duration, .. } | Step::Wait { duration } => duration.upper_bound(),
+            Step::Leave => LEAVE_TIMEOUT,
+        })
+        .fold(Duration::ZERO, Duration::saturating_add)
 }
 
 /// Compiles a validated scenario into a plan. Pure: the same scenario gives the same plan.
@@ -309,6 +347,41 @@ pub(crate) mod tests {
         }
         assert_eq!(plan.arrivals_per_second(), [1, 1, 1, 1, 1, 1]);
         assert_eq!(plan.groups[0].size, 6);
+    }
+
+    #[test]
+    fn peak_participants_counts_overlapping_lifecycles_only() {
+        // 6 arrivals 1 s apart, each living at most 10 s (join) + 1 s (hold) + 2 s (leave).
+        let s = scenario(
+            3,
+            2,
+            Arrival::Ramp {
+                start: Duration::ZERO,
+                over: Duration::from_secs(6),
+            },
+        );
+        assert_eq!(compile(&s).peak_participants(), 6);
+        // 40 arrivals 1 s apart: at most 13 alive at once (the 14th arrives as the 1st is gone).
+        let s = scenario(
+            20,
+            2,
+            Arrival::Ramp {
+                start: Duration::ZERO,
+                over: Duration::from_secs(40),
+            },
+        );
+        assert_eq!(compile(&s).peak_participants(), 13);
+        // Closed-model slots count for the whole run.
+        let s = scenario(
+            20,
+            2,
+            Arrival::Closed {
+                start: Duration::ZERO,
+                ramp: Duration::from_secs(40),
+                iterations: 2,
+            },
+        );
+        assert_eq!(compile(&s).peak_participants(), 40);
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, Com
         target::TargetError::Embedded(_) => CommandError::Incomplete(e.to_string()),
         _ => CommandError::InvalidInput(e.to_string()),
     })?;
+    if prepared.embedded.is_none() {
+        preflight(&prepared.base_url)?;
+    }
     let target_info = TargetInfo {
         kind: if prepared.embedded.is_some() {
             "embedded"
@@ -109,6 +112,34 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, Com
     report::write_json(&dir, &summary)
         .map_err(|e| CommandError::Incomplete(format!("cannot write {}: {e}", dir.display())))?;
     Ok(Finished { summary, dir })
+}
+
+/// Refuses to start against a target nobody answers at: one TCP connect, before any load.
+fn preflight(base_url: &str) -> Result<(), CommandError> {
+    let unreachable =
+        |why: String| CommandError::Incomplete(format!("target {base_url} is unreachable: {why}"));
+    let ep = crate::transport::endpoint(base_url).map_err(|e| unreachable(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| unreachable(e.to_string()))?;
+    rt.block_on(async {
+        let addr = crate::transport::resolve(&ep)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(unreachable(format!("connect to {addr}: {e}"))),
+            Err(_) => Err(unreachable(format!(
+                "connect to {addr} timed out after 5 s"
+            ))),
+        }
+    })
 }
 
 /// `<out>/<scenario>-<UTC time>`, with a numeric suffix if that folder exists already.

@@ -186,32 +186,7 @@ const SECRET: &str = "e2e-secret-value-never-printed";
 
 #[test]
 fn an_external_target_with_keys_from_the_environment_never_prints_the_secret() {
-    let mut server = roomstorm()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--app",
-            "ext",
-            "--max-users",
-            "4",
-        ])
-        .env("ROOMSTORM_ACCESS_KEY", "e2e-ak")
-        .env("ROOMSTORM_SECRET_KEY", SECRET)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
-        &mut banner,
-    )
-    .unwrap();
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    let (mut server, url) = serve("ext", "4");
     let scratch = Scratch::new(
         "external",
         "version: 1
@@ -266,6 +241,130 @@ groups:
     for text in [&f.stdout, &f.stderr, &f.summary_text] {
         assert!(!text.contains(SECRET), "the secret leaked");
     }
+}
+
+/// Starts `roomstorm serve` on a free loopback port; returns the child and its base URL.
+fn serve(app: &str, max_users: &str) -> (Child, String) {
+    let mut server = roomstorm()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--app",
+            app,
+            "--max-users",
+            max_users,
+        ])
+        .env("ROOMSTORM_ACCESS_KEY", "e2e-ak")
+        .env("ROOMSTORM_SECRET_KEY", SECRET)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut banner,
+    )
+    .unwrap();
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    (server, url)
+}
+
+#[test]
+fn a_server_crash_mid_run_ends_every_member_with_a_counted_failure_and_a_report() {
+    let (mut server, url) = serve("crash", "10");
+    let scratch = Scratch::new(
+        "crash",
+        "version: 1
+name: crash
+deadline: 60s
+target: { url: http://127.0.0.1:9 }
+app: crash
+credentials: { access_key: e2e-ak, secret_key: \"${E2E_SK}\" }
+rooms: { count: 4 }
+groups:
+  - name: member
+    per_room: 5
+    arrival: { ramp: { over: 1s } }
+    script: [join, { hold: 30s }, leave]
+",
+    );
+    let child = roomstorm()
+        .arg("run")
+        .arg(scratch.scenario())
+        .args(["--quiet", "--target", &url, "--out"])
+        .arg(scratch.out())
+        .env("E2E_SK", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    // The server dies without a word: SIGKILL to our own child, by its PID.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let f = finish(child, Duration::from_secs(60));
+    assert_eq!(f.code, 1, "{}", f.stdout);
+    let s = &f.summary;
+    assert_eq!(
+        s["end_reason"], "completed",
+        "every lifecycle ended on its own"
+    );
+    assert_eq!(
+        n(&s["codes"]["join"]["0"]),
+        20,
+        "all joined before the crash"
+    );
+    assert_eq!(
+        n(&s["outcomes"]["by_outcome"]["transport_error"]["unexpected"]),
+        20
+    );
+    assert_eq!(n(&s["failures"]["in_room"]), 20);
+    assert_eq!(n(&s["conservation"]["accounted"]), 20);
+    assert!(f.stdout.contains("first in_room:"), "{}", f.stdout);
+}
+
+#[test]
+fn an_unreachable_target_is_refused_before_any_load() {
+    // Bind a port, then free it: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let scratch = Scratch::new(
+        "unreachable",
+        "version: 1
+name: unreachable
+deadline: 10s
+target: { url: http://127.0.0.1:9 }
+credentials: { access_key: ak, secret_key: sk }
+rooms: { count: 1 }
+groups:
+  - name: member
+    per_room: 1
+    arrival: { burst: {} }
+    script: [join, { hold: 1s }, leave]
+",
+    );
+    let out = roomstorm()
+        .arg("run")
+        .arg(scratch.scenario())
+        .args(["--target", &format!("http://127.0.0.1:{port}"), "--out"])
+        .arg(scratch.out())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("target http://127.0.0.1:{port} is unreachable")),
+        "{stderr}"
+    );
+    assert!(!scratch.out().exists());
 }
 
 /// A plain HTTP/1.1 GET on loopback (the test needs no client library).

@@ -17,7 +17,14 @@
 //!
 //! ```text
 //! cargo bench --bench participant_lifecycle -- [--participants 5000] [--ramp 20] [--hold 30]
-//!     [--workers 2] [--only roomstorm|floor]
+//!     [--workers 2] [--only roomstorm|floor] [--rounds 1]
+//! ```
+//!
+//! With `--rounds N` the two sides alternate (floor first in odd rounds, roomstorm first in even
+//! ones) and the medians are compared: this machine's kernel cost drifts over minutes, and
+//! alternating keeps the drift from favouring one side.
+//!
+//! ```text
 //! ```
 
 use std::collections::HashSet;
@@ -54,6 +61,7 @@ struct Args {
     hold: u64,
     workers: usize,
     only: Option<String>,
+    rounds: usize,
 }
 
 fn parse_args(argv: &[String]) -> Args {
@@ -63,6 +71,7 @@ fn parse_args(argv: &[String]) -> Args {
         hold: 30,
         workers: 2,
         only: None,
+        rounds: 1,
     };
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -77,11 +86,15 @@ fn parse_args(argv: &[String]) -> Args {
             "--hold" => a.hold = val().parse().expect(USAGE),
             "--workers" => a.workers = val().parse().expect(USAGE),
             "--only" => a.only = Some(val()),
+            "--rounds" => a.rounds = val().parse().expect(USAGE),
             "--bench" => {}
             other => panic!("unknown flag {other}; {USAGE}"),
         }
     }
-    assert!(a.participants >= ROOM_SIZE && a.workers > 0, "{USAGE}");
+    assert!(
+        a.participants >= ROOM_SIZE && a.workers > 0 && a.rounds > 0,
+        "{USAGE}"
+    );
     a
 }
 
@@ -96,40 +109,68 @@ fn main() {
         "participant lifecycle cost: {} participants in rooms of {ROOM_SIZE}, ramp {} s, hold {} s, {} workers; server: roomstorm serve --threads 1 at {addr}",
         args.participants, args.ramp, args.hold, args.workers
     );
-    let mut results = Vec::new();
-    for side in ["floor", "roomstorm"] {
-        if args.only.as_deref().is_some_and(|o| o != side) {
-            continue;
+    let mut results: Vec<(&str, Measured)> = Vec::new();
+    for round in 0..args.rounds {
+        let order = if round % 2 == 0 {
+            ["floor", "roomstorm"]
+        } else {
+            ["roomstorm", "floor"]
+        };
+        for side in order {
+            if args.only.as_deref().is_some_and(|o| o != side) {
+                continue;
+            }
+            let r = measure(side, &args, addr);
+            println!(
+                "round {}: {side:>9}: {:.2} KiB RSS per held participant ({:.1} MiB before arrivals, {:.1} MiB plateau), {:.1} µs CPU per lifecycle ({:.2} s user, {:.2} s system), {} failed",
+                round + 1,
+                r.rss_per_participant / 1024.0,
+                r.rss_before as f64 / 1048576.0,
+                r.rss_plateau as f64 / 1048576.0,
+                r.cpu_per_lifecycle_us,
+                r.user_s,
+                r.system_s,
+                r.failed
+            );
+            results.push((side, r));
         }
-        let r = measure(side, &args, addr);
-        println!(
-            "{side:>9}: {:.2} KiB RSS per held participant ({:.1} MiB before arrivals, {:.1} MiB plateau), {:.1} µs CPU per lifecycle ({:.2} s user, {:.2} s system), {} failed",
-            r.rss_per_participant / 1024.0,
-            r.rss_before as f64 / 1048576.0,
-            r.rss_plateau as f64 / 1048576.0,
-            r.cpu_per_lifecycle_us,
-            r.user_s,
-            r.system_s,
-            r.failed
-        );
-        results.push((side, r));
     }
     let _ = server.kill();
     let _ = server.wait();
     let failed: usize = results.iter().map(|(_, r)| r.failed).sum();
-    if let [(_, floor), (_, rs)] = results.as_slice() {
+    let median_of = |side: &str, f: fn(&Measured) -> f64| {
+        let mut v: Vec<f64> = results
+            .iter()
+            .filter(|(s, _)| *s == side)
+            .map(|(_, r)| f(r))
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let rss = |r: &Measured| r.rss_per_participant;
+    let cpu = |r: &Measured| r.cpu_per_lifecycle_us;
+    if let (Some(floor_rss), Some(rs_rss), Some(floor_cpu), Some(rs_cpu)) = (
+        median_of("floor", rss),
+        median_of("roomstorm", rss),
+        median_of("floor", cpu),
+        median_of("roomstorm", cpu),
+    ) {
         println!(
-            "roomstorm / floor: RSS per participant {:.2}×, CPU per lifecycle {:.2}× (target ≤ 1.2× on both)",
-            rs.rss_per_participant / floor.rss_per_participant,
-            rs.cpu_per_lifecycle_us / floor.cpu_per_lifecycle_us
+            "median of {} round(s): floor {:.2} KiB, {:.1} µs; roomstorm {:.2} KiB, {:.1} µs",
+            args.rounds,
+            floor_rss / 1024.0,
+            floor_cpu,
+            rs_rss / 1024.0,
+            rs_cpu
         );
         println!(
-            "{{\"participants\":{},\"floor_rss_b\":{:.0},\"roomstorm_rss_b\":{:.0},\"floor_cpu_us\":{:.1},\"roomstorm_cpu_us\":{:.1}}}",
-            args.participants,
-            floor.rss_per_participant,
-            rs.rss_per_participant,
-            floor.cpu_per_lifecycle_us,
-            rs.cpu_per_lifecycle_us
+            "roomstorm / floor: RSS per participant {:.2}×, CPU per lifecycle {:.2}× (target ≤ 1.2× on both)",
+            rs_rss / floor_rss,
+            rs_cpu / floor_cpu
+        );
+        println!(
+            "{{\"participants\":{},\"rounds\":{},\"floor_rss_b\":{floor_rss:.0},\"roomstorm_rss_b\":{rs_rss:.0},\"floor_cpu_us\":{floor_cpu:.1},\"roomstorm_cpu_us\":{rs_cpu:.1}}}",
+            args.participants, args.rounds
         );
     }
     if failed > 0 {

@@ -6,13 +6,11 @@
 
 use std::sync::Arc;
 
-use actix::io::{SinkWrite, WriteHandler};
 use actix::prelude::*;
-use futures_util::StreamExt as _;
-use futures_util::stream::SplitSink;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::Message;
 
 use super::context::RunContext;
+use super::link::{Link, LinkEvent, Pump};
 use super::outcome::{FailureStage, Outcome};
 use super::presence::{self, Delay, Stay};
 use super::registry;
@@ -23,8 +21,6 @@ use crate::plan::rng::SeededRng;
 use crate::scenario::{OutcomeKey, Step};
 use crate::signaling::{self, Action, JoinRequest, RoomEvent, SignalingDriver};
 use crate::transport::{self, Socket};
-
-type Sink = SinkWrite<Message, SplitSink<Socket, Message>>;
 
 /// Tells a participant to stop: leave if in a room, and end as aborted.
 #[derive(Debug, Clone, Copy, Message)]
@@ -63,8 +59,8 @@ pub struct Participant {
     state: ConnectionState,
     waiting: Waiting,
     driver: Box<dyn SignalingDriver>,
-    sink: Option<Sink>,
-    stream: Option<SpawnHandle>,
+    link: Option<Link>,
+    pump: Option<SpawnHandle>,
     timer: Option<SpawnHandle>,
     rng: SeededRng,
     /// Intended start of the current lifecycle (µs since run start).
@@ -87,6 +83,8 @@ pub struct Participant {
     settled: bool,
     /// The lifecycle has been CONNECTED at least once.
     connected_once: bool,
+    /// The current leave was started by [`Stop`], not by the script.
+    leave_forced: bool,
 }
 
 impl Participant {
@@ -103,8 +101,8 @@ impl Participant {
             state: ConnectionState::Disconnected,
             waiting: Waiting::Idle,
             driver,
-            sink: None,
-            stream: None,
+            link: None,
+            pump: None,
             timer: None,
             rng,
             intended_us,
@@ -121,6 +119,7 @@ impl Participant {
             stopping: false,
             settled: false,
             connected_once: false,
+            leave_forced: false,
         }
     }
 
@@ -132,8 +131,8 @@ impl Participant {
         &self.run.plan.groups[self.planned().group as usize]
     }
 
-    fn script_step(&self) -> Option<Step> {
-        self.group().script.get(self.step).cloned()
+    fn script_step(&self) -> Option<&Step> {
+        self.group().script.get(self.step)
     }
 
     fn transition(&mut self, event: ConnectionEvent, r: &mut Interval) {
@@ -156,16 +155,24 @@ impl Participant {
 
     /// Runs the current step.
     fn run_step(&mut self, ctx: &mut Context<Self>) {
-        if self.stopping && !self.state.in_room() {
-            return self.settle(OutcomeKey::Aborted, false, ctx);
-        }
         let Some(step) = self.script_step() else {
+            // The script's end, reached even if a stop came during its final leave.
             let expected = !self.unexpected;
             return self.settle(OutcomeKey::Completed, expected, ctx);
         };
-        match step {
-            Step::Join { .. } => self.begin_join(ctx),
-            Step::Hold { duration, .. } | Step::Wait { duration } => {
+        if self.stopping && !self.state.in_room() {
+            return self.settle(OutcomeKey::Aborted, false, ctx);
+        }
+        // Steps are small and `Copy`-like apart from expect lists; take what each arm needs.
+        let pause = match step {
+            Step::Hold { duration, .. } | Step::Wait { duration } => Some(*duration),
+            Step::Join { .. } | Step::Leave => None,
+        };
+        let is_join = matches!(step, Step::Join { .. });
+        match pause {
+            None if is_join => self.begin_join(ctx),
+            None => self.begin_leave(ctx),
+            Some(duration) => {
                 let d = self.rng.sample(&duration);
                 self.timer = Some(ctx.run_later(d, |act, ctx| {
                     act.timer = None;
@@ -173,7 +180,6 @@ impl Participant {
                     act.run_step(ctx);
                 }));
             }
-            Step::Leave => self.begin_leave(ctx),
         }
     }
 
@@ -246,32 +252,68 @@ impl Participant {
     fn socket_opened(&mut self, ws: Socket, ctx: &mut Context<Self>) {
         let connect_us = self.run.now_us().saturating_sub(self.connect_started_us);
         recorder::record(|r| r.latency(Metric::Connect, connect_us));
-        let (sink, stream) = ws.split();
-        self.sink = Some(SinkWrite::new(sink, ctx));
-        self.stream = Some(Self::add_stream(stream, ctx));
+        self.link = Some(Link::new(ws));
+        self.pump = Some(ctx.spawn(Pump));
         self.waiting = Waiting::JoinAnswer;
         let mut out = Vec::new();
         self.driver.on_socket_open(&mut out);
         self.send(out);
     }
 
+    /// The socket, while open (for the pump).
+    pub(super) fn link_mut(&mut self) -> Option<&mut Link> {
+        self.link.as_mut()
+    }
+
     fn send(&mut self, frames: Vec<String>) {
-        if let Some(sink) = &mut self.sink {
+        if let Some(link) = &mut self.link {
             for f in frames {
-                if sink.write(Message::text(f)).is_err() {
-                    break;
-                }
+                link.send(Message::text(f));
             }
         }
     }
 
+    /// Drops the socket (the kernel closes it) and stops its pump.
     fn close_socket(&mut self, ctx: &mut Context<Self>) {
-        if let Some(mut sink) = self.sink.take() {
-            sink.close();
-            ctx.cancel_future(sink.handle());
+        self.link = None;
+        if let Some(p) = self.pump.take() {
+            ctx.cancel_future(p);
         }
-        if let Some(s) = self.stream.take() {
-            ctx.cancel_future(s);
+    }
+
+    /// What the pump saw on the socket.
+    pub(super) fn on_link(&mut self, event: LinkEvent, ctx: &mut Context<Self>) {
+        match event {
+            LinkEvent::Frame(Message::Text(text)) => {
+                let mut out = Vec::new();
+                let event = self.driver.on_text(text.as_str(), &mut out);
+                self.send(out);
+                match event {
+                    Ok(Some(e)) => self.on_event(e, ctx),
+                    Ok(None) => {}
+                    Err(e) => {
+                        let stage = self.stage();
+                        self.fail(stage, &e.to_string(), ctx)
+                    }
+                }
+            }
+            LinkEvent::Frame(_) => {}
+            // After our leave, the server may close first: the leave is done either way.
+            LinkEvent::Failed(_) | LinkEvent::Closed if self.waiting == Waiting::LeaveClose => {
+                self.pump = None;
+                self.leave_done(true, ctx)
+            }
+            _ if self.settled => {}
+            LinkEvent::Failed(e) => {
+                self.pump = None;
+                let stage = self.stage();
+                self.fail(stage, &e.to_string(), ctx)
+            }
+            LinkEvent::Closed => {
+                self.pump = None;
+                let stage = self.stage();
+                self.fail(stage, "server closed the socket", ctx)
+            }
         }
     }
 
@@ -316,7 +358,11 @@ impl Participant {
                 self.step += 1;
                 self.run_step(ctx);
             }
-            RoomEvent::JoinRefused { code } if self.waiting == Waiting::JoinAnswer => {
+            // Some servers refuse a join with `disconnect` instead of an error answer: the SDK
+            // reports it the same way (DISCONNECTED ERROR with the code).
+            RoomEvent::JoinRefused { code } | RoomEvent::Disconnected { code }
+                if self.waiting == Waiting::JoinAnswer && code != 0 =>
+            {
                 self.cancel_timer(ctx);
                 self.waiting = Waiting::Idle;
                 let join_us = now - self.join_started_us;
@@ -467,8 +513,8 @@ impl Participant {
         let mut out = Vec::new();
         self.driver.leave(&mut out);
         self.send(out);
-        if let Some(sink) = &mut self.sink {
-            let _ = sink.write(Message::Close(None));
+        if let Some(link) = &mut self.link {
+            link.send(Message::Close(None));
         }
         self.waiting = Waiting::LeaveClose;
         let timeout = self.run.leave_timeout;
@@ -490,7 +536,8 @@ impl Participant {
             self.transition(ConnectionEvent::Ended(DisconnectReason::Leave), r);
         });
         self.close_socket(ctx);
-        if self.stopping {
+        if self.leave_forced {
+            // The leave was the stop's, not the script's: the script did not finish.
             return self.settle(OutcomeKey::Aborted, false, ctx);
         }
         self.step += 1;
@@ -594,45 +641,6 @@ impl Actor for Participant {
     }
 }
 
-impl StreamHandler<Result<Message, WsError>> for Participant {
-    fn handle(&mut self, item: Result<Message, WsError>, ctx: &mut Self::Context) {
-        match item {
-            Ok(Message::Text(text)) => {
-                let mut out = Vec::new();
-                let event = self.driver.on_text(text.as_str(), &mut out);
-                self.send(out);
-                match event {
-                    Ok(Some(e)) => self.on_event(e, ctx),
-                    Ok(None) => {}
-                    Err(e) => {
-                        let stage = self.stage();
-                        self.fail(stage, &e.to_string(), ctx)
-                    }
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                if self.waiting != Waiting::LeaveClose {
-                    let stage = self.stage();
-                    self.fail(stage, &e.to_string(), ctx);
-                }
-            }
-        }
-    }
-
-    fn finished(&mut self, ctx: &mut Self::Context) {
-        self.stream = None;
-        match self.waiting {
-            Waiting::LeaveClose => self.leave_done(true, ctx),
-            _ if self.settled => {}
-            _ => {
-                let stage = self.stage();
-                self.fail(stage, "server closed the socket", ctx)
-            }
-        }
-    }
-}
-
 impl Participant {
     fn stage(&self) -> FailureStage {
         match self.waiting {
@@ -642,18 +650,6 @@ impl Participant {
             Waiting::Idle | Waiting::LeaveClose => FailureStage::InRoom,
         }
     }
-}
-
-impl WriteHandler<WsError> for Participant {
-    fn error(&mut self, err: WsError, ctx: &mut Self::Context) -> Running {
-        if self.waiting != Waiting::LeaveClose && !self.settled {
-            let stage = self.stage();
-            self.fail(stage, &format!("write: {err}"), ctx);
-        }
-        Running::Continue
-    }
-
-    fn finished(&mut self, _ctx: &mut Self::Context) {}
 }
 
 impl Handler<Stop> for Participant {
@@ -668,6 +664,7 @@ impl Handler<Stop> for Participant {
             Waiting::LeaveClose => {}
             _ if self.state.in_room() => {
                 self.cancel_timer(ctx);
+                self.leave_forced = true;
                 self.begin_leave(ctx);
             }
             Waiting::Idle => self.run_step(ctx),

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`actor`] | the actor: socket, timers, script steps |
 //! | [`context`] | what all participants of a run share (plan, target, keys, clock, boards) |
+//! | [`link`] | the participant's WebSocket, driven inside the actor by one pump |
 //! | [`state`] | the pure connection state machine |
 //! | [`presence`] | per-room presence boards and the end-of-run presence check |
 //! | [`outcome`] | the one outcome each lifecycle ends with |
@@ -12,6 +13,7 @@
 
 pub mod actor;
 pub mod context;
+pub mod link;
 pub mod outcome;
 pub mod presence;
 pub mod registry;

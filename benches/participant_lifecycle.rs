@@ -21,8 +21,10 @@
 //! ```
 //!
 //! With `--rounds N` the two sides alternate (floor first in odd rounds, roomstorm first in even
-//! ones) and the medians are compared: this machine's kernel cost drifts over minutes, and
-//! alternating keeps the drift from favouring one side.
+//! ones); each round's two runs are compared with each other and the median of the per-round
+//! ratios is reported, for total, user and system CPU. This machine's kernel cost drifts by up to
+//! 2× over minutes, and both sides make the same system calls (checked with `strace -c`), so the
+//! user-CPU ratio is the steadiest view of what roomstorm adds.
 //!
 //! ```text
 //! ```
@@ -138,39 +140,55 @@ fn main() {
     let _ = server.kill();
     let _ = server.wait();
     let failed: usize = results.iter().map(|(_, r)| r.failed).sum();
-    let median_of = |side: &str, f: fn(&Measured) -> f64| {
-        let mut v: Vec<f64> = results
-            .iter()
-            .filter(|(s, _)| *s == side)
-            .map(|(_, r)| f(r))
-            .collect();
+    // Compare within each round (the two runs sit next to each other in time, so the kernel's
+    // drift hits both alike), then take the median of the per-round ratios.
+    let n = args.participants as f64;
+    let user = |r: &Measured| r.user_s * 1e6 / n;
+    let system = |r: &Measured| r.system_s * 1e6 / n;
+    let total = |r: &Measured| r.cpu_per_lifecycle_us;
+    let rss = |r: &Measured| r.rss_per_participant;
+    let pairs: Vec<(&Measured, &Measured)> = results
+        .chunks(2)
+        .filter_map(|c| match c {
+            [(a, x), (_, y)] if *a == "floor" => Some((x, y)),
+            [(_, y), (_, x)] => Some((x, y)),
+            _ => None,
+        })
+        .collect();
+    let median_ratio = |f: &dyn Fn(&Measured) -> f64| {
+        let mut v: Vec<f64> = pairs.iter().map(|(fl, rs)| f(rs) / f(fl)).collect();
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied()
     };
-    let rss = |r: &Measured| r.rss_per_participant;
-    let cpu = |r: &Measured| r.cpu_per_lifecycle_us;
-    if let (Some(floor_rss), Some(rs_rss), Some(floor_cpu), Some(rs_cpu)) = (
-        median_of("floor", rss),
-        median_of("roomstorm", rss),
-        median_of("floor", cpu),
-        median_of("roomstorm", cpu),
+    for (i, (fl, rs)) in pairs.iter().enumerate() {
+        println!(
+            "round {}: per lifecycle floor {:.0} µs ({:.0} user + {:.0} system), roomstorm {:.0} µs ({:.0} + {:.0}): {:.2}× total, {:.2}× user; RSS {:.2}×",
+            i + 1,
+            total(fl),
+            user(fl),
+            system(fl),
+            total(rs),
+            user(rs),
+            system(rs),
+            total(rs) / total(fl),
+            user(rs) / user(fl),
+            rss(rs) / rss(fl)
+        );
+    }
+    if let (Some(r_total), Some(r_user), Some(r_system), Some(r_rss)) = (
+        median_ratio(&total),
+        median_ratio(&user),
+        median_ratio(&system),
+        median_ratio(&rss),
     ) {
         println!(
-            "median of {} round(s): floor {:.2} KiB, {:.1} µs; roomstorm {:.2} KiB, {:.1} µs",
-            args.rounds,
-            floor_rss / 1024.0,
-            floor_cpu,
-            rs_rss / 1024.0,
-            rs_cpu
+            "roomstorm / floor, median of {} round(s): RSS per participant {r_rss:.2}×, CPU per lifecycle {r_total:.2}× ({r_user:.2}× user, {r_system:.2}× system) (target ≤ 1.2×)",
+            pairs.len()
         );
         println!(
-            "roomstorm / floor: RSS per participant {:.2}×, CPU per lifecycle {:.2}× (target ≤ 1.2× on both)",
-            rs_rss / floor_rss,
-            rs_cpu / floor_cpu
-        );
-        println!(
-            "{{\"participants\":{},\"rounds\":{},\"floor_rss_b\":{floor_rss:.0},\"roomstorm_rss_b\":{rs_rss:.0},\"floor_cpu_us\":{floor_cpu:.1},\"roomstorm_cpu_us\":{rs_cpu:.1}}}",
-            args.participants, args.rounds
+            "{{\"participants\":{},\"rounds\":{},\"rss_ratio\":{r_rss:.3},\"cpu_ratio\":{r_total:.3},\"user_ratio\":{r_user:.3},\"system_ratio\":{r_system:.3}}}",
+            args.participants,
+            pairs.len()
         );
     }
     if failed > 0 {

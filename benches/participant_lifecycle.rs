@@ -22,9 +22,11 @@
 //!
 //! With `--rounds N` the two sides alternate (floor first in odd rounds, roomstorm first in even
 //! ones); each round's two runs are compared with each other and the median of the per-round
-//! ratios is reported, for total, user and system CPU. This machine's kernel cost drifts by up to
-//! 2× over minutes, and both sides make the same system calls (checked with `strace -c`), so the
-//! user-CPU ratio is the steadiest view of what roomstorm adds.
+//! ratios is reported. This machine's kernel cost drifts by up to 2× over minutes, so only runs
+//! next to each other compare well. Both sides make the same system calls (checked with
+//! `strace -c`). The user/system split is printed, but the kernel's tick-based accounting moves
+//! time between the two from run to run (seen: 441 vs 581 µs user for the same binary), so the
+//! total is the figure to judge.
 //!
 //! ```text
 //! ```

@@ -92,12 +92,17 @@ fn n(v: &Value) -> u64 {
 }
 
 fn spawn_run(scratch: &Scratch, extra: &[&str]) -> Child {
+    spawn_run_with(scratch, extra, &[])
+}
+
+fn spawn_run_with(scratch: &Scratch, extra: &[&str], env: &[(&str, &str)]) -> Child {
     roomstorm()
         .arg("run")
         .arg(scratch.scenario())
         .arg("--out")
         .arg(scratch.out())
         .args(extra)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -206,17 +211,11 @@ groups:
     expect: { completed: 12, 10011: 3 }
 ",
     );
-    let child = roomstorm()
-        .arg("run")
-        .arg(scratch.scenario())
-        .args(["--quiet", "--target", &url, "--out"])
-        .arg(scratch.out())
-        .env("E2E_AK", "e2e-ak")
-        .env("E2E_SK", SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run_with(
+        &scratch,
+        &["--quiet", "--target", &url],
+        &[("E2E_AK", "e2e-ak"), ("E2E_SK", SECRET)],
+    );
     let f = finish(child, Duration::from_secs(60));
     // The server's own view, read from its /metrics before stopping it.
     let metrics = http_get(&url, "/metrics");
@@ -293,16 +292,11 @@ groups:
     script: [join, { hold: 30s }, leave]
 ",
     );
-    let child = roomstorm()
-        .arg("run")
-        .arg(scratch.scenario())
-        .args(["--quiet", "--target", &url, "--out"])
-        .arg(scratch.out())
-        .env("E2E_SK", SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run_with(
+        &scratch,
+        &["--quiet", "--target", &url],
+        &[("E2E_SK", SECRET)],
+    );
     std::thread::sleep(Duration::from_secs(4));
     // The server dies without a word: SIGKILL to our own child, by its PID.
     server.kill().unwrap();

@@ -2,7 +2,7 @@
 //! the script's steps, and feeds frames to the sans-IO signaling driver.
 //!
 //! Everything it measures goes straight into its thread's recorder; the only messages it gets
-//! are socket items, its own timers and [`Stop`].
+//! are [`Stop`] and [`Abort`]; the socket and timers are items of its own context.
 
 use std::sync::Arc;
 

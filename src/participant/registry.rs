@@ -26,8 +26,3 @@ pub fn unregister(id: u32) {
 pub fn running() -> Vec<Addr<Participant>> {
     RUNNING.with(|r| r.borrow().values().cloned().collect())
 }
-
-/// How many participants run on this thread.
-pub fn count() -> usize {
-    RUNNING.with(|r| r.borrow().len())
-}

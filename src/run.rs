@@ -62,13 +62,13 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, Com
     }
     let target_info = TargetInfo {
         kind: if prepared.embedded.is_some() {
-            "embedded"
+            "embedded".to_string()
         } else {
-            "external"
+            "external".to_string()
         },
         url: prepared.base_url.clone(),
         driver: match prepared.driver {
-            DriverKind::Qiniu => "qiniu",
+            DriverKind::Qiniu => "qiniu".to_string(),
         },
     };
     let workers = if options.workers == 0 {

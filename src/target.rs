@@ -222,14 +222,14 @@ impl Drop for EmbeddedHandle {
 }
 
 /// The server's own counters, reported beside roomstorm's so each side checks the other.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ServerCounters {
     /// `auth-res` answers by code (0 = accepted).
     pub auths: BTreeMap<u32, u64>,
     /// Server-initiated `disconnect` frames by code.
     pub disconnects: BTreeMap<u32, u64>,
     /// Members that left their room, by reason.
-    pub departures: BTreeMap<&'static str, u64>,
+    pub departures: BTreeMap<String, u64>,
     /// Members in rooms now.
     pub members: i64,
     /// Rooms open now.
@@ -253,7 +253,7 @@ impl ServerCounters {
                 .collect(),
             departures: Departure::ALL
                 .iter()
-                .map(|d| (d.label(), m.departures_for(*d)))
+                .map(|d| (d.label().to_string(), m.departures_for(*d)))
                 .filter(|(_, v)| nonzero(*v))
                 .collect(),
             members: m.members.load(Relaxed),

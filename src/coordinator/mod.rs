@@ -21,7 +21,7 @@ use worker::{AbortAll, Collect, StopArrivals, Worker};
 pub const TICK: Duration = Duration::from_secs(1);
 
 /// Why a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// Every lifecycle finished.

@@ -10,7 +10,7 @@ use super::Metric;
 use super::recorder::Interval;
 
 /// One row of the time series: what happened during one collection interval.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct SeriesRow {
     /// End of the interval, seconds since the run started.
     pub t: f64,
@@ -24,13 +24,13 @@ pub struct SeriesRow {
     pub ended: u64,
     /// Participants in each state at the end of the interval (DISCONNECTED excludes those not
     /// started yet and those finished).
-    pub states: BTreeMap<&'static str, i64>,
+    pub states: BTreeMap<String, i64>,
     /// Per metric: (count, p50, p99, max) of the samples recorded in the interval, microseconds.
-    pub latency: BTreeMap<&'static str, IntervalLatency>,
+    pub latency: BTreeMap<String, IntervalLatency>,
 }
 
 /// Latency of one metric within one interval.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct IntervalLatency {
     /// Samples.
     pub count: u64,
@@ -67,12 +67,12 @@ impl Aggregate {
         let mut states = BTreeMap::new();
         for s in crate::participant::state::ConnectionState::ALL {
             let now = self.total.state_delta[s.index()] + tick.state_delta[s.index()];
-            states.insert(s.name(), now);
+            states.insert(s.name().to_string(), now);
         }
         let latency = Metric::ALL
             .iter()
             .filter(|m| !tick.latency[m.index()].is_empty())
-            .map(|m| (m.name(), summarize(&tick.latency[m.index()])))
+            .map(|m| (m.name().to_string(), summarize(&tick.latency[m.index()])))
             .collect();
         SeriesRow {
             t,

@@ -41,6 +41,37 @@ pub struct Interval {
     pub notices_unknown_user: u64,
     /// Finished stays, for the end-of-run presence check.
     pub stays: Vec<Stay>,
+    /// Per-room figures, by room index (grown on demand; a worker only touches its own rooms).
+    pub rooms: Vec<RoomStat>,
+}
+
+/// What one room went through: small enough to keep for every room of a large run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoomStat {
+    /// Joins accepted.
+    pub joins: u32,
+    /// Lifecycles that ended unexpectedly.
+    pub unexpected: u32,
+    /// Slowest join answer, µs.
+    pub max_join_us: u64,
+    /// Slowest `user-joined` notice, µs.
+    pub max_peer_visible_us: u64,
+    /// First unexpected outcome, µs since the run started (0: none).
+    pub first_unexpected_us: u64,
+}
+
+impl RoomStat {
+    fn absorb(&mut self, o: &RoomStat) {
+        self.joins += o.joins;
+        self.unexpected += o.unexpected;
+        self.max_join_us = self.max_join_us.max(o.max_join_us);
+        self.max_peer_visible_us = self.max_peer_visible_us.max(o.max_peer_visible_us);
+        self.first_unexpected_us = match (self.first_unexpected_us, o.first_unexpected_us) {
+            (0, b) => b,
+            (a, 0) => a,
+            (a, b) => a.min(b),
+        };
+    }
 }
 
 impl Default for Interval {
@@ -59,6 +90,7 @@ impl Default for Interval {
             notices_unresolved: 0,
             notices_unknown_user: 0,
             stays: Vec::new(),
+            rooms: Vec::new(),
         }
     }
 }
@@ -86,6 +118,15 @@ impl Interval {
         self.failure_examples
             .entry(stage)
             .or_insert_with(|| why.to_string());
+    }
+
+    /// This room's figures, for updating.
+    pub fn room(&mut self, room: u32) -> &mut RoomStat {
+        let i = room as usize;
+        if self.rooms.len() <= i {
+            self.rooms.resize(i + 1, RoomStat::default());
+        }
+        &mut self.rooms[i]
     }
 
     /// Records a lifecycle's outcome.
@@ -122,6 +163,12 @@ impl Interval {
         self.notices_unresolved += other.notices_unresolved;
         self.notices_unknown_user += other.notices_unknown_user;
         self.stays.append(&mut other.stays);
+        if self.rooms.len() < other.rooms.len() {
+            self.rooms.resize(other.rooms.len(), RoomStat::default());
+        }
+        for (mine, theirs) in self.rooms.iter_mut().zip(&other.rooms) {
+            mine.absorb(theirs);
+        }
     }
 
     /// Lifecycles that have ended, whatever the outcome.

@@ -346,8 +346,12 @@ impl Participant {
                 // the arrival the intended time refers to.
                 let first = !self.connected_once;
                 self.connected_once = true;
+                let room_index = self.planned().room;
                 recorder::record(|r| {
                     r.latency(Metric::Join, join_us);
+                    let stat = r.room(room_index);
+                    stat.joins += 1;
+                    stat.max_join_us = stat.max_join_us.max(join_us);
                     if first {
                         r.latency(Metric::TimeToConnected, ttc_us);
                     }
@@ -441,8 +445,15 @@ impl Participant {
         } else {
             Metric::PeerGone
         };
+        let room = self.planned().room;
         match delay {
-            Delay::Measured(us) => recorder::record(|r| r.latency(metric, us)),
+            Delay::Measured(us) => recorder::record(|r| {
+                r.latency(metric, us);
+                if joined {
+                    let stat = r.room(room);
+                    stat.max_peer_visible_us = stat.max_peer_visible_us.max(us);
+                }
+            }),
             Delay::BeforeReference => recorder::record(|r| {
                 r.latency(metric, 0);
                 r.notices_before_reference += 1;
@@ -583,6 +594,7 @@ impl Participant {
                     .iter()
                     .any(|(k, _)| *k == OutcomeKey::Aborted));
         let step = self.step.min(u16::MAX as usize) as u16;
+        let (room, now) = (self.planned().room, self.run.now_us());
         recorder::record(|r| {
             r.outcome(
                 group,
@@ -592,6 +604,13 @@ impl Participant {
                     step,
                 },
             );
+            if !expected {
+                let stat = r.room(room);
+                stat.unexpected += 1;
+                if stat.first_unexpected_us == 0 {
+                    stat.first_unexpected_us = now.max(1);
+                }
+            }
         });
         let iterations = self.group().iterations;
         if self.iteration + 1 < iterations {

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::coordinator::{EndReason, RunOutput};
 use crate::metrics::Metric;
 use crate::metrics::aggregate::SeriesRow;
+use crate::metrics::recorder::RoomStat;
 use crate::participant::outcome::key_name;
 use crate::participant::presence;
 use crate::plan::Plan;
@@ -21,12 +22,12 @@ use crate::target::ServerCounters;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The run summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     /// Layout version.
     pub schema_version: u32,
     /// roomstorm version that produced it.
-    pub roomstorm_version: &'static str,
+    pub roomstorm_version: String,
     /// The scenario.
     pub scenario: ScenarioInfo,
     /// What was loaded.
@@ -50,17 +51,21 @@ pub struct Summary {
     /// Connection state transitions made, by `FROM->TO` (the SDK's state names).
     pub transitions: BTreeMap<String, u64>,
     /// Transport failures by stage.
-    pub failures: BTreeMap<&'static str, u64>,
+    pub failures: BTreeMap<String, u64>,
     /// The first failure message per stage.
-    pub failure_examples: BTreeMap<&'static str, String>,
+    pub failure_examples: BTreeMap<String, String>,
     /// The presence check.
     pub presence: Presence,
     /// Latency percentiles per metric, microseconds.
-    pub latency: BTreeMap<&'static str, Percentiles>,
+    pub latency: BTreeMap<String, Percentiles>,
     /// Merged histograms per metric: HdrHistogram V2 deflate encoding, base64.
-    pub histograms: BTreeMap<&'static str, String>,
+    pub histograms: BTreeMap<String, String>,
     /// One row per collection interval.
     pub series: Vec<SeriesRow>,
+    /// Arrivals the plan intended in each whole second of the run.
+    pub intended_arrivals: Vec<u32>,
+    /// Per-room figures, worst first (most unexpected outcomes, then slowest join).
+    pub rooms: Vec<RoomRow>,
     /// The embedded server's own counters (absent for external targets).
     pub server: Option<ServerCounters>,
     /// Each check the scenario implies, with its result.
@@ -69,8 +74,18 @@ pub struct Summary {
     pub verdict: Verdict,
 }
 
+/// One room's figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoomRow {
+    /// Room name.
+    pub name: String,
+    /// What it went through.
+    #[serde(flatten)]
+    pub stat: RoomStat,
+}
+
 /// Scenario identity.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioInfo {
     /// Name.
     pub name: String,
@@ -83,18 +98,18 @@ pub struct ScenarioInfo {
 }
 
 /// Target identity (never credentials).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetInfo {
     /// `embedded` or `external`.
-    pub kind: &'static str,
+    pub kind: String,
     /// HTTP base URL.
     pub url: String,
     /// Signaling driver.
-    pub driver: &'static str,
+    pub driver: String,
 }
 
 /// Plan size.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlanInfo {
     /// Rooms.
     pub rooms: usize,
@@ -105,7 +120,7 @@ pub struct PlanInfo {
 }
 
 /// Outcome counts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcomes {
     /// Lifecycles with an expected outcome.
     pub expected: u64,
@@ -118,7 +133,7 @@ pub struct Outcomes {
 }
 
 /// Expected and unexpected counts.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Split {
     /// Counted as expected by the scenario.
     pub expected: u64,
@@ -134,7 +149,7 @@ impl Split {
 }
 
 /// scheduled = completed + failed + aborted.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Conservation {
     /// Lifecycles scheduled.
     pub scheduled: u64,
@@ -145,7 +160,7 @@ pub struct Conservation {
 }
 
 /// Codes seen.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Codes {
     /// Join answers by code (0 = accepted).
     pub join: BTreeMap<u32, u64>,
@@ -154,7 +169,7 @@ pub struct Codes {
 }
 
 /// The presence check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Presence {
     /// Stays checked.
     pub stays: usize,
@@ -171,7 +186,7 @@ pub struct Presence {
 }
 
 /// Percentiles of one metric, microseconds.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Percentiles {
     /// Samples.
     pub count: u64,
@@ -192,7 +207,7 @@ pub struct Percentiles {
 }
 
 /// One check with its result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Expectation {
     /// What is checked.
     pub name: String,
@@ -203,7 +218,7 @@ pub struct Expectation {
 }
 
 /// The run's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every expectation held.
@@ -292,7 +307,7 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
     };
     Summary {
         schema_version: SCHEMA_VERSION,
-        roomstorm_version: env!("CARGO_PKG_VERSION"),
+        roomstorm_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario: ScenarioInfo {
             name: scenario.name.clone(),
             description: scenario.description.clone(),
@@ -328,12 +343,12 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
         failures: total
             .failures
             .iter()
-            .map(|(stage, n)| (stage.name(), *n))
+            .map(|(stage, n)| (stage.name().to_string(), *n))
             .collect(),
         failure_examples: total
             .failure_examples
             .iter()
-            .map(|(stage, text)| (stage.name(), text.clone()))
+            .map(|(stage, text)| (stage.name().to_string(), text.clone()))
             .collect(),
         presence: Presence {
             stays: total.stays.len(),
@@ -345,17 +360,43 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
         },
         latency: Metric::ALL
             .iter()
-            .map(|m| (m.name(), percentiles(out.aggregate.histogram(*m))))
+            .map(|m| {
+                (
+                    m.name().to_string(),
+                    percentiles(out.aggregate.histogram(*m)),
+                )
+            })
             .collect(),
         histograms: Metric::ALL
             .iter()
-            .map(|m| (m.name(), encode(out.aggregate.histogram(*m))))
+            .map(|m| (m.name().to_string(), encode(out.aggregate.histogram(*m))))
             .collect(),
         series: out.aggregate.series.clone(),
+        intended_arrivals: plan.arrivals_per_second(),
+        rooms: room_rows(plan, &total.rooms),
         server: meta.server,
         expectations,
         verdict,
     }
+}
+
+fn room_rows(plan: &Plan, stats: &[RoomStat]) -> Vec<RoomRow> {
+    let mut rows: Vec<RoomRow> = plan
+        .rooms
+        .iter()
+        .enumerate()
+        .map(|(i, name)| RoomRow {
+            name: name.clone(),
+            stat: stats.get(i).copied().unwrap_or_default(),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.stat
+            .unexpected
+            .cmp(&a.stat.unexpected)
+            .then(b.stat.max_join_us.cmp(&a.stat.max_join_us))
+    });
+    rows
 }
 
 fn transition_counts(matrix: &[[u64; 5]; 5]) -> BTreeMap<String, u64> {
@@ -425,9 +466,9 @@ mod tests {
         RunMeta {
             file: "f.yaml".into(),
             target: TargetInfo {
-                kind: "embedded",
+                kind: "embedded".into(),
                 url: "http://127.0.0.1:1".into(),
-                driver: "qiniu",
+                driver: "qiniu".into(),
             },
             started_at: "2026-11-27T00:00:00Z".into(),
             server: None,
@@ -530,5 +571,8 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["schema_version"], 1);
         assert_eq!(json["end_reason"], "interrupted");
+        // What is written can be read back (`roomstorm report` and `compare` start from it).
+        let back: Summary = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), json);
     }
 }

@@ -222,7 +222,9 @@ impl Drop for EmbeddedHandle {
 }
 
 /// The server's own counters, reported beside roomstorm's so each side checks the other.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub struct ServerCounters {
     /// `auth-res` answers by code (0 = accepted).
     pub auths: BTreeMap<u32, u64>,

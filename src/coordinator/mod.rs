@@ -21,7 +21,9 @@ use worker::{AbortAll, Collect, StopArrivals, Worker};
 pub const TICK: Duration = Duration::from_secs(1);
 
 /// Why a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// Every lifecycle finished.

@@ -10,7 +10,7 @@ use super::Metric;
 use super::recorder::Interval;
 
 /// One row of the time series: what happened during one collection interval.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct SeriesRow {
     /// End of the interval, seconds since the run started.
     pub t: f64,
@@ -30,7 +30,9 @@ pub struct SeriesRow {
 }
 
 /// Latency of one metric within one interval.
-#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub struct IntervalLatency {
     /// Samples.
     pub count: u64,

@@ -46,7 +46,17 @@ pub struct Interval {
 }
 
 /// What one room went through: small enough to keep for every room of a large run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct RoomStat {
     /// Joins accepted.
     pub joins: u32,

@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 
 pub use summary::{Summary, Verdict};
 
+/// The JSON Schema of `summary.json` (committed as `reports/schema.json`).
+pub fn schema() -> schemars::Schema {
+    schemars::schema_for!(Summary)
+}
+
 /// Reads the `summary.json` of a run folder (what `report` and `compare` start from).
 pub fn read_summary(dir: &Path) -> Result<Summary, String> {
     let path = if dir.is_dir() {

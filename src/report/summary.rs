@@ -22,7 +22,7 @@ use crate::target::ServerCounters;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The run summary.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Layout version.
     pub schema_version: u32,
@@ -75,7 +75,7 @@ pub struct Summary {
 }
 
 /// One room's figures.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RoomRow {
     /// Room name.
     pub name: String,
@@ -85,7 +85,7 @@ pub struct RoomRow {
 }
 
 /// Scenario identity.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScenarioInfo {
     /// Name.
     pub name: String,
@@ -98,7 +98,7 @@ pub struct ScenarioInfo {
 }
 
 /// Target identity (never credentials).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TargetInfo {
     /// `embedded` or `external`.
     pub kind: String,
@@ -109,7 +109,7 @@ pub struct TargetInfo {
 }
 
 /// Plan size.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanInfo {
     /// Rooms.
     pub rooms: usize,
@@ -120,7 +120,7 @@ pub struct PlanInfo {
 }
 
 /// Outcome counts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcomes {
     /// Lifecycles with an expected outcome.
     pub expected: u64,
@@ -133,7 +133,9 @@ pub struct Outcomes {
 }
 
 /// Expected and unexpected counts.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub struct Split {
     /// Counted as expected by the scenario.
     pub expected: u64,
@@ -149,7 +151,7 @@ impl Split {
 }
 
 /// scheduled = completed + failed + aborted.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Conservation {
     /// Lifecycles scheduled.
     pub scheduled: u64,
@@ -160,7 +162,7 @@ pub struct Conservation {
 }
 
 /// Codes seen.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Codes {
     /// Join answers by code (0 = accepted).
     pub join: BTreeMap<u32, u64>,
@@ -169,7 +171,7 @@ pub struct Codes {
 }
 
 /// The presence check.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Presence {
     /// Stays checked.
     pub stays: usize,
@@ -186,7 +188,7 @@ pub struct Presence {
 }
 
 /// Percentiles of one metric, microseconds.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Percentiles {
     /// Samples.
     pub count: u64,
@@ -207,7 +209,7 @@ pub struct Percentiles {
 }
 
 /// One check with its result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Expectation {
     /// What is checked.
     pub name: String,
@@ -218,7 +220,7 @@ pub struct Expectation {
 }
 
 /// The run's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every expectation held.

@@ -49,5 +49,6 @@ pub mod server;
 pub mod signaling;
 pub mod sockopt;
 pub mod target;
+pub mod threshold;
 pub mod token;
 pub mod transport;

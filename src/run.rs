@@ -85,6 +85,7 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, Com
         SourcePool::new(options.sources.clone()),
     ));
     let started_at = crate::token::format_unix(run.start_unix);
+    let started_at_unix_ms = run.start_unix_ms;
     let coordinator_options = CoordinatorOptions {
         workers,
         deadline: scenario.deadline,
@@ -105,6 +106,7 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, Com
             file: options.file.clone(),
             target: target_info,
             started_at,
+            started_at_unix_ms,
             server,
         },
     );

@@ -44,6 +44,17 @@ pub struct IntervalLatency {
     pub max: u64,
 }
 
+/// One collection interval's histogram of one metric, for HdrHistogram interval logs.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct IntervalHistogram {
+    /// Interval start, seconds since the run started.
+    pub start_s: f64,
+    /// Interval end, seconds since the run started.
+    pub end_s: f64,
+    /// HdrHistogram V2 deflate encoding, base64.
+    pub histogram: String,
+}
+
 /// Everything merged so far.
 #[derive(Debug, Default)]
 pub struct Aggregate {
@@ -51,6 +62,8 @@ pub struct Aggregate {
     pub total: Interval,
     /// One row per collection.
     pub series: Vec<SeriesRow>,
+    /// Per metric, the histogram of every interval that had samples.
+    pub intervals: BTreeMap<String, Vec<IntervalHistogram>>,
 }
 
 impl Aggregate {
@@ -61,6 +74,20 @@ impl Aggregate {
             tick.absorb(i);
         }
         let row = self.row(t, &tick);
+        let start_s = self.series.last().map_or(0.0, |r| r.t);
+        for m in Metric::ALL {
+            let h = &tick.latency[m.index()];
+            if !h.is_empty() {
+                self.intervals
+                    .entry(m.name().to_string())
+                    .or_default()
+                    .push(IntervalHistogram {
+                        start_s,
+                        end_s: t,
+                        histogram: crate::report::summary::encode(h),
+                    });
+            }
+        }
         self.total.absorb(tick);
         self.series.push(row);
     }

@@ -28,6 +28,8 @@ pub struct RunContext {
     pub start: Instant,
     /// The same origin as Unix seconds (token expiry is absolute).
     pub start_unix: u64,
+    /// The same origin as Unix milliseconds (report time axes, `.hlog` base time).
+    pub start_unix_ms: u64,
     /// One presence board per room.
     pub boards: Vec<RoomBoard>,
     /// Local addresses client sockets use.
@@ -70,6 +72,9 @@ impl RunContext {
             keys,
             start: Instant::now(),
             start_unix: token::unix_now(),
+            start_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             boards,
             sources,
             join_timeout: crate::plan::JOIN_TIMEOUT,

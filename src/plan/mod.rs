@@ -307,6 +307,7 @@ pub(crate) mod tests {
                 ],
                 expect_counts: vec![],
             }],
+            thresholds: vec![],
         }
     }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::coordinator::{EndReason, RunOutput};
 use crate::metrics::Metric;
-use crate::metrics::aggregate::SeriesRow;
+use crate::metrics::aggregate::{IntervalHistogram, SeriesRow};
 use crate::metrics::recorder::RoomStat;
 use crate::participant::outcome::key_name;
 use crate::participant::presence;
@@ -34,6 +34,8 @@ pub struct Summary {
     pub target: TargetInfo,
     /// Start, RFC 3339 UTC.
     pub started_at: String,
+    /// Start, milliseconds since the Unix epoch (the base time of the `.hlog` files).
+    pub started_at_unix_ms: u64,
     /// Wall time of the run, seconds.
     pub duration_s: f64,
     /// Why the run ended.
@@ -62,6 +64,8 @@ pub struct Summary {
     pub histograms: BTreeMap<String, String>,
     /// One row per collection interval.
     pub series: Vec<SeriesRow>,
+    /// Per metric, each interval's histogram (what the `.hlog` files are written from).
+    pub interval_histograms: BTreeMap<String, Vec<IntervalHistogram>>,
     /// Arrivals the plan intended in each whole second of the run.
     pub intended_arrivals: Vec<u32>,
     /// Per-room figures, worst first (most unexpected outcomes, then slowest join).
@@ -70,6 +74,8 @@ pub struct Summary {
     pub server: Option<ServerCounters>,
     /// Each check the scenario implies, with its result.
     pub expectations: Vec<Expectation>,
+    /// The scenario's thresholds, with their results.
+    pub thresholds: Vec<crate::threshold::ThresholdResult>,
     /// `pass` when every expectation holds and the run was not interrupted.
     pub verdict: Verdict,
 }
@@ -240,6 +246,8 @@ pub struct RunMeta {
     pub target: TargetInfo,
     /// Start, RFC 3339.
     pub started_at: String,
+    /// Start, milliseconds since the Unix epoch.
+    pub started_at_unix_ms: u64,
     /// Server counters, when embedded.
     pub server: Option<ServerCounters>,
 }
@@ -300,9 +308,16 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
             });
         }
     }
+    let mut observations = crate::threshold::Observations::from_aggregate(&out.aggregate);
+    observations.presence_errors = Some(presence_errors);
+    let thresholds: Vec<crate::threshold::ThresholdResult> = scenario
+        .thresholds
+        .iter()
+        .map(|t| t.threshold.evaluate(&observations, t.abort_on_fail))
+        .collect();
     let verdict = if out.end == EndReason::Interrupted {
         Verdict::Interrupted
-    } else if expectations.iter().all(|e| e.passed) {
+    } else if expectations.iter().all(|e| e.passed) && thresholds.iter().all(|t| t.passed) {
         Verdict::Pass
     } else {
         Verdict::Fail
@@ -318,6 +333,7 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
         },
         target: meta.target,
         started_at: meta.started_at,
+        started_at_unix_ms: meta.started_at_unix_ms,
         duration_s: out.elapsed.as_secs_f64(),
         end_reason: out.end,
         workers: out.workers,
@@ -374,10 +390,12 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
             .map(|m| (m.name().to_string(), encode(out.aggregate.histogram(*m))))
             .collect(),
         series: out.aggregate.series.clone(),
+        interval_histograms: out.aggregate.intervals.clone(),
         intended_arrivals: plan.arrivals_per_second(),
         rooms: room_rows(plan, &total.rooms),
         server: meta.server,
         expectations,
+        thresholds,
         verdict,
     }
 }
@@ -473,6 +491,7 @@ mod tests {
                 driver: "qiniu".into(),
             },
             started_at: "2026-11-27T00:00:00Z".into(),
+            started_at_unix_ms: 1_795_737_600_000,
             server: None,
         }
     }

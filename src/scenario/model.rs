@@ -32,6 +32,8 @@ pub struct Scenario {
     pub rooms: Rooms,
     /// Participant groups, in file order.
     pub groups: Vec<Group>,
+    /// Pass/fail conditions on the run's figures.
+    pub thresholds: Vec<crate::threshold::ThresholdSpec>,
 }
 
 /// The server under test.

@@ -28,6 +28,7 @@ pub(crate) const KEYS: &[&str] = &[
     "rooms",
     "participants",
     "groups",
+    "thresholds",
 ];
 /// Keys of `target.embedded`.
 pub(crate) const EMBEDDED_KEYS: &[&str] = &[
@@ -149,6 +150,10 @@ fn read(r: &mut Reader, root: &Field) -> Option<Scenario> {
         .get("participants")
         .and_then(|f| r.uint(&f, 1, u64::from(u32::MAX)).map(|n| (n, f)));
     let participants_given = m.has("participants");
+    let thresholds = match m.get("thresholds") {
+        Some(f) => thresholds(r, &f),
+        None => Some(Vec::new()),
+    };
     let groups_field = m.required(r, "groups", "a list of participant groups")?;
     let items = r.seq(&groups_field, "a list of participant groups")?;
     if items.is_empty() {
@@ -193,7 +198,63 @@ fn read(r: &mut Reader, root: &Field) -> Option<Scenario> {
         credentials: credentials?,
         rooms,
         groups,
+        thresholds: thresholds?,
     })
+}
+
+/// `thresholds:` a list of expressions (`join.p99 < 200ms`) or `{expr, abort_on_fail}` mappings;
+/// the grammar is in [`crate::threshold`].
+fn thresholds(r: &mut Reader, f: &Field) -> Option<Vec<crate::threshold::ThresholdSpec>> {
+    let items = r.seq(f, "a list of thresholds such as `join.p99 < 200ms`")?;
+    let mut out = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for item in &items {
+        let (expr_field, abort_on_fail) = if matches!(item.node.value, raw::Value::Map(_)) {
+            let Some(m) = r.map(item, Some(&["expr", "abort_on_fail"])) else {
+                ok = false;
+                continue;
+            };
+            let abort = match m.get("abort_on_fail") {
+                Some(a) => r.boolean(&a),
+                None => Some(false),
+            };
+            match (
+                m.required(r, "expr", "a threshold such as `join.p99 < 200ms`"),
+                abort,
+            ) {
+                (Some(e), Some(a)) => (e, a),
+                _ => {
+                    ok = false;
+                    continue;
+                }
+            }
+        } else {
+            (item.clone(), false)
+        };
+        let Some(text) = r.string(&expr_field) else {
+            ok = false;
+            continue;
+        };
+        match crate::threshold::parse(&text) {
+            Ok(threshold) => out.push(crate::threshold::ThresholdSpec {
+                threshold,
+                abort_on_fail,
+            }),
+            Err(e) => {
+                ok = false;
+                // Point at the offending character: the expression sits on one line, after the
+                // opening quote when it is quoted.
+                let mut mark = expr_field.mark();
+                if let Some(scalar) = expr_field.node.scalar()
+                    && !text.contains('\n')
+                {
+                    mark.column += e.offset + usize::from(!scalar.plain);
+                }
+                r.problem(mark, &expr_field.path, format!("`{text}`: {}", e.message));
+            }
+        }
+    }
+    ok.then_some(out)
 }
 
 /// The target, and where `url` is written when it is external.

@@ -45,8 +45,12 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a scenario: load the target, measure, print a summary, write reports/<run>/summary.json.
+    /// Run a scenario: load the target, measure, print a summary, write reports/<run>/.
     Run(RunArgs),
+    /// Re-render a run's reports (JUnit, HdrHistogram logs, HTML) from its stored summary.json.
+    Report(ReportArgs),
+    /// Compare a run with a baseline run: percentiles, change, verdict; exit 1 on regression.
+    Compare(CompareArgs),
     /// Run the reference room server (the embedded target) on its own.
     Serve(ServeArgs),
     /// Mint, verify or decode room tokens.
@@ -90,6 +94,40 @@ pub struct RunArgs {
     pub source_addrs: Vec<std::net::IpAddr>,
 }
 
+/// `roomstorm report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A run folder (holding summary.json), e.g. reports/mass-join-20261127T045000Z.
+    pub run: PathBuf,
+}
+
+/// `roomstorm compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The baseline run folder (or its summary.json).
+    pub baseline: PathBuf,
+    /// The run to judge (folder or summary.json).
+    pub run: PathBuf,
+    /// Relative worsening allowed before a percentile counts as a regression, e.g. 10%.
+    #[arg(long, default_value = "10%", value_parser = parse_percent)]
+    pub tolerance: f64,
+    /// Absolute worsening allowed as well (differences below it are noise), e.g. 1ms.
+    #[arg(long, default_value = "1ms", value_parser = parse_duration)]
+    pub min_change: Duration,
+    /// Compare only these metrics (repeatable), e.g. --metric join.
+    #[arg(long = "metric", value_name = "NAME")]
+    pub metrics: Vec<String>,
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    s.trim_end_matches('%')
+        .parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=1000.0).contains(p))
+        .map(|p| p / 100.0)
+        .ok_or_else(|| format!("expected a percentage such as 10%, found `{s}`"))
+}
+
 /// `roomstorm serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -120,6 +158,9 @@ pub struct ServeArgs {
     /// An empty room is destroyed after this long.
     #[arg(long, value_parser = parse_duration)]
     pub empty_room_close: Option<Duration>,
+    /// Injected latency before every `auth` answer (for checking that a regression is caught).
+    #[arg(long, value_parser = parse_duration)]
+    pub auth_delay: Option<Duration>,
     /// Connection cap (default: what the open-file limit allows, less a reserve).
     #[arg(long)]
     pub max_connections: Option<usize>,

@@ -91,6 +91,12 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, Com
         deadline: scenario.deadline,
         leave_grace: scenario.leave_grace,
         progress: options.progress.clone(),
+        abort_on_fail: scenario
+            .thresholds
+            .iter()
+            .filter(|t| t.abort_on_fail)
+            .map(|t| t.threshold.clone())
+            .collect(),
     };
     let system = actix_rt::System::new();
     let output = system.block_on(coordinator::run(run, coordinator_options));
@@ -113,6 +119,7 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, Com
     let dir = run_dir(&options.out_dir, &scenario.name, &plan);
     report::write_json(&dir, &summary)
         .map_err(|e| CommandError::Incomplete(format!("cannot write {}: {e}", dir.display())))?;
+    report::write_derived(&summary, &dir).map_err(CommandError::Incomplete)?;
     Ok(Finished { summary, dir })
 }
 

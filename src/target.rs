@@ -148,6 +148,7 @@ impl EmbeddedHandle {
             reconnect_window: options.reconnect_window,
             silent_timeout: options.silent_timeout,
             empty_room_close: options.empty_room_close,
+            auth_delay: options.auth_delay,
             ..Timings::default()
         };
         // Half the files are the server's: the other ends belong to the participants.

@@ -391,7 +391,10 @@ impl Threshold {
         // Percentiles move both ways; judge them live only once they are already over the limit
         // with enough samples that one more second cannot pull them back much.
         let enough = |o: &Observations| match &self.subject {
-            Subject::Latency { metric, .. } => o
+            Subject::Latency {
+                metric,
+                stat: Stat::Quantile(_),
+            } => o
                 .latency
                 .get(metric.name())
                 .is_some_and(|h| h.len() >= 1000),

@@ -1,5 +1,7 @@
 //! One module per subcommand: each turns parsed arguments into work and a [`CommandError`].
 
+mod compare;
+mod report;
 mod run;
 mod schema;
 mod serve;
@@ -14,6 +16,8 @@ pub fn dispatch(cli: Cli) -> Result<(), CommandError> {
     init_logging(cli.log_format, &cli.log)?;
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(cmd) => token::run(cmd),
         Command::Validate(args) => validate::run(args),

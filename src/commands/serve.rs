@@ -29,6 +29,7 @@ pub fn run(args: ServeArgs) -> Result<(), CommandError> {
     t.reconnect_window = args.reconnect_window.unwrap_or(t.reconnect_window);
     t.silent_timeout = args.silent_timeout.unwrap_or(t.silent_timeout);
     t.empty_room_close = args.empty_room_close.unwrap_or(t.empty_room_close);
+    t.auth_delay = args.auth_delay.unwrap_or(t.auth_delay);
     config.limits.max_connections = args.max_connections.or(config.limits.max_connections);
     config.limits.max_frame_bytes = args
         .max_frame_bytes

@@ -32,6 +32,8 @@ pub enum EndReason {
     Deadline,
     /// Ctrl-C.
     Interrupted,
+    /// A threshold marked `abort_on_fail` failed for good.
+    ThresholdFailed,
 }
 
 /// What a finished run hands back.
@@ -58,6 +60,8 @@ pub struct CoordinatorOptions {
     pub leave_grace: Duration,
     /// Progress display.
     pub progress: Progress,
+    /// Thresholds that end the run as soon as they fail for good.
+    pub abort_on_fail: Vec<crate::threshold::Threshold>,
 }
 
 /// Runs the plan to its end on the current actix system.
@@ -221,6 +225,22 @@ impl Coordinator {
         let now = Instant::now();
         if ended >= self.lifecycles {
             return self.finish(ctx);
+        }
+        if self.phase == Phase::Running && !self.options.abort_on_fail.is_empty() {
+            let observed = crate::threshold::Observations::from_aggregate(&self.aggregate);
+            if let Some(t) = self
+                .options
+                .abort_on_fail
+                .iter()
+                .find(|t| t.failed_for_good(&observed))
+            {
+                self.options.progress.note(&format!(
+                    "threshold `{}` failed: stopping the run (abort_on_fail)",
+                    t.source
+                ));
+                self.end = EndReason::ThresholdFailed;
+                self.stop_arrivals(ctx);
+            }
         }
         match self.phase {
             Phase::Running => {}

@@ -1,5 +1,6 @@
 //! Results of a run: the summary value and its renderings (terminal table, `summary.json`).
 
+pub mod compare;
 pub mod hlog;
 pub mod junit;
 pub mod summary;
@@ -25,6 +26,19 @@ pub fn read_summary(dir: &Path) -> Result<Summary, String> {
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     serde_json::from_str(&text)
         .map_err(|e| format!("{}: not a roomstorm summary: {e}", path.display()))
+}
+
+/// Writes everything derived from the summary into the run folder: `junit.xml` and the `.hlog`
+/// files (the HTML report and charts too, once rendered). `roomstorm report` calls this again on
+/// a stored summary, so every output can be re-rendered after the fact.
+pub fn write_derived(summary: &Summary, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut written = Vec::new();
+    let junit = dir.join("junit.xml");
+    std::fs::write(&junit, junit::render(summary))
+        .map_err(|e| format!("cannot write {}: {e}", junit.display()))?;
+    written.push(junit);
+    written.extend(hlog::write_all(summary, dir)?);
+    Ok(written)
 }
 
 /// Writes `summary.json` into `dir` (created if needed); returns the file's path.

@@ -315,6 +315,13 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
         .iter()
         .map(|t| t.threshold.evaluate(&observations, t.abort_on_fail))
         .collect();
+    if out.end == EndReason::ThresholdFailed {
+        expectations.push(Expectation {
+            name: "run completed".into(),
+            passed: false,
+            detail: "stopped early: a threshold marked abort_on_fail failed".into(),
+        });
+    }
     let verdict = if out.end == EndReason::Interrupted {
         Verdict::Interrupted
     } else if expectations.iter().all(|e| e.passed) && thresholds.iter().all(|t| t.passed) {

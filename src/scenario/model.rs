@@ -66,6 +66,8 @@ pub struct EmbeddedServer {
     pub silent_timeout: Duration,
     /// An empty room is destroyed after this long.
     pub empty_room_close: Duration,
+    /// Injected latency before every join answer (0: none), to see a slower server in reports.
+    pub auth_delay: Duration,
 }
 
 impl Default for EmbeddedServer {
@@ -78,6 +80,7 @@ impl Default for EmbeddedServer {
             reconnect_window: t.reconnect_window,
             silent_timeout: t.silent_timeout,
             empty_room_close: t.empty_room_close,
+            auth_delay: t.auth_delay,
         }
     }
 }

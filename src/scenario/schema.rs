@@ -217,7 +217,8 @@ pub fn json_schema() -> Value {
             "ping_interval": {"$ref": "#/$defs/duration"},
             "reconnect_window": {"$ref": "#/$defs/duration"},
             "silent_timeout": {"$ref": "#/$defs/duration"},
-            "empty_room_close": {"$ref": "#/$defs/duration"}
+            "empty_room_close": {"$ref": "#/$defs/duration"},
+            "auth_delay": {"$ref": "#/$defs/duration", "description": "Injected latency before every join answer (0 by default): to check that a slower server is noticed."}
         }
     });
     json!({
@@ -264,7 +265,18 @@ pub fn json_schema() -> Value {
                 }
             },
             "participants": {"type": "integer", "minimum": 1, "description": "Total shared out over groups with `weight` (largest remainder)."},
-            "groups": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/group"}}
+            "groups": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/group"}},
+            "thresholds": {
+                "type": "array",
+                "description": "Pass/fail conditions on the run's figures, e.g. `join.p99 < 200ms`, `errors.unexpected == 0`, `codes.10011 == 200` (grammar: docs/scenarios.md).",
+                "items": {"oneOf": [
+                    {"type": "string", "pattern": "^\\s*[a-z_]+\\.[a-z0-9_.]+\\s*(<=|>=|==|!=|<|>)\\s*\\S+\\s*$"},
+                    {"type": "object", "additionalProperties": false, "required": ["expr"], "properties": {
+                        "expr": {"type": "string"},
+                        "abort_on_fail": {"type": "boolean", "description": "End the run as soon as the threshold fails for good."}
+                    }}
+                ]}
+            }
         },
         "$defs": {
             "duration": duration,

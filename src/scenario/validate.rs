@@ -38,6 +38,7 @@ pub(crate) const EMBEDDED_KEYS: &[&str] = &[
     "reconnect_window",
     "silent_timeout",
     "empty_room_close",
+    "auth_delay",
 ];
 /// `target.driver` values.
 pub(crate) const DRIVERS: &[&str] = &["qiniu"];
@@ -287,6 +288,11 @@ fn target(r: &mut Reader, f: &Field) -> Option<(Target, Option<Mark>)> {
         let reconnect_window = timing("reconnect_window", d.reconnect_window);
         let silent_timeout = timing("silent_timeout", d.silent_timeout);
         let empty_room_close = timing("empty_room_close", d.empty_room_close);
+        // Injected latency may be zero (the default): not a timer that must be positive.
+        let auth_delay = match e.get("auth_delay") {
+            Some(f) => r.duration(&f),
+            None => Some(d.auth_delay),
+        };
         return Some((
             Target::Embedded(EmbeddedServer {
                 max_users: max_users?,
@@ -295,6 +301,7 @@ fn target(r: &mut Reader, f: &Field) -> Option<(Target, Option<Mark>)> {
                 reconnect_window: reconnect_window?,
                 silent_timeout: silent_timeout?,
                 empty_room_close: empty_room_close?,
+                auth_delay: auth_delay?,
             }),
             None,
         ));

@@ -52,6 +52,9 @@ pub struct Timings {
     pub empty_room_close: Duration,
     /// A socket must send `auth` within this long after opening.
     pub auth_timeout: Duration,
+    /// Injected latency: every `auth` waits this long before it is answered (0: none). For
+    /// testing that a load test notices a slower server; never set in production use.
+    pub auth_delay: Duration,
 }
 
 impl Default for Timings {
@@ -62,6 +65,7 @@ impl Default for Timings {
             silent_timeout: Duration::from_secs(30),
             empty_room_close: Duration::from_secs(10),
             auth_timeout: Duration::from_secs(10),
+            auth_delay: Duration::ZERO,
         }
     }
 }
@@ -187,6 +191,8 @@ struct FileTimings {
     empty_room_close: Option<Duration>,
     #[serde(default, with = "humantime_serde_opt")]
     auth_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde_opt")]
+    auth_delay: Option<Duration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -249,6 +255,7 @@ pub fn apply_file(base: &mut ServerConfig, path: &Path) -> Result<(), ConfigErro
     t.silent_timeout = ft.silent_timeout.unwrap_or(t.silent_timeout);
     t.empty_room_close = ft.empty_room_close.unwrap_or(t.empty_room_close);
     t.auth_timeout = ft.auth_timeout.unwrap_or(t.auth_timeout);
+    t.auth_delay = ft.auth_delay.unwrap_or(t.auth_delay);
     let l = &mut base.limits;
     l.max_frame_bytes = file.limits.max_frame_bytes.unwrap_or(l.max_frame_bytes);
     l.max_queued_frames = file.limits.max_queued_frames.unwrap_or(l.max_queued_frames);

@@ -58,6 +58,10 @@ pub async fn run(mut ws: Socket, state: Arc<ServerState>, permit: Arc<Connection
         id: session_id,
         outbox: tx,
     };
+    let delay = state.config.timings.auth_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     match authenticate(&state, &req, link) {
         Ok((member, ok)) => {
             state.metrics.auth(0);

@@ -88,6 +88,10 @@ pub struct RunArgs {
     /// No live progress (the summary is still printed).
     #[arg(long)]
     pub quiet: bool,
+    /// Compare the run with this baseline run folder afterwards (as `roomstorm compare` with its
+    /// defaults); a regression fails the run (exit 1).
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
     /// Local source addresses for client sockets (repeatable, e.g. 127.0.0.2); each reaches each
     /// server port through its own range of ephemeral ports.
     #[arg(long = "source-addr", value_name = "IP")]

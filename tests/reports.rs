@@ -217,6 +217,39 @@ fn compare_catches_injected_latency_and_passes_an_unchanged_run() {
     assert_eq!(same.status.code(), Some(0), "{text}");
     assert!(text.contains("no regression"), "{text}");
 
+    // `run --baseline` judges the new run against the baseline at once (default rule).
+    let file = s.0.join("slow-again.yaml");
+    std::fs::write(&file, scenario("slow-again", "60ms", "")).unwrap();
+    let out = roomstorm(&[
+        "run",
+        file.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        s.0.join("slow-again").to_str().unwrap(),
+        "--baseline",
+        base.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("verdict: PASS"),
+        "its own checks pass: {text}"
+    );
+    assert!(text.contains("REGRESSION"), "{text}");
+    let dir = Path::new(
+        text.lines()
+            .find_map(|l| l.strip_prefix("results: "))
+            .unwrap(),
+    )
+    .parent()
+    .unwrap()
+    .to_path_buf();
+    assert!(
+        std::fs::read_to_string(dir.join("compare.txt"))
+            .unwrap()
+            .contains("REGRESSION")
+    );
+
     let bad = roomstorm(&["compare", base.to_str().unwrap(), "/nonexistent/run"]);
     assert_eq!(bad.status.code(), Some(2));
     let bad_metric = roomstorm(&[

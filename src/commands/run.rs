@@ -29,6 +29,10 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
             "--workers must be at least 1".into(),
         ));
     }
+    let baseline = match &args.baseline {
+        Some(dir) => Some(report::read_summary(dir).map_err(CommandError::InvalidInput)?),
+        None => None,
+    };
     let finished = run::execute(
         &scenario,
         RunOptions {
@@ -41,8 +45,30 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
         },
     )?;
     print!("{}", report::text::render(&finished.summary));
+    let mut regressions = 0;
+    if let (Some(base), Some(dir)) = (&baseline, &args.baseline) {
+        let c = report::compare::compare(
+            base,
+            &finished.summary,
+            &report::compare::CompareOptions::default(),
+        );
+        let text = report::compare::render_text(
+            &c,
+            &dir.display().to_string(),
+            &finished.dir.display().to_string(),
+        );
+        println!("\n{text}");
+        let path = finished.dir.join("compare.txt");
+        std::fs::write(&path, &text).map_err(|e| {
+            CommandError::Incomplete(format!("cannot write {}: {e}", path.display()))
+        })?;
+        regressions = c.regressions;
+    }
     println!("results: {}", finished.dir.join("summary.json").display());
     match finished.summary.verdict {
+        Verdict::Pass if regressions > 0 => Err(CommandError::Failed(format!(
+            "{regressions} regression(s) against the baseline"
+        ))),
         Verdict::Pass => Ok(()),
         Verdict::Fail => Err(CommandError::Failed(
             "expectations failed (see above)".into(),

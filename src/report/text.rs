@@ -162,6 +162,18 @@ pub fn render(s: &Summary) -> String {
             e.detail
         );
     }
+    if !s.thresholds.is_empty() {
+        let _ = writeln!(o, "\nthresholds");
+        for t in &s.thresholds {
+            let _ = writeln!(
+                o,
+                "  [{}] {} (observed {})",
+                if t.passed { "ok" } else { "FAIL" },
+                t.expression,
+                t.observed
+            );
+        }
+    }
     let _ = writeln!(
         o,
         "verdict: {}",

@@ -1,5 +1,7 @@
 //! Results of a run: the summary value and its renderings (terminal table, `summary.json`).
 
+pub mod charts;
+pub mod html;
 pub mod summary;
 pub mod text;
 

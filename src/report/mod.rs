@@ -1,7 +1,10 @@
-//! Results of a run: the summary value and its renderings (terminal table, `summary.json`).
+//! Results of a run: the summary value and its renderings: terminal table, `summary.json`,
+//! `junit.xml`, HdrHistogram logs, charts and the HTML report; and baseline comparison.
 
+pub mod charts;
 pub mod compare;
 pub mod hlog;
+pub mod html;
 pub mod junit;
 pub mod summary;
 pub mod text;

@@ -1,0 +1,215 @@
+//! Renders the fixture summary (a 500-participant full-room run) and checks the charts and the
+//! page: files present and well formed, labels where a reader looks, every string escaped,
+//! nothing fetched from the network.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::report::charts::{self, SIZE};
+
+const FIXTURE: &str = include_str!("../../tests/fixtures/summary/full-room.json");
+
+fn fixture() -> Summary {
+    serde_json::from_str(FIXTURE).expect("fixture parses")
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("roomstorm-report-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The `<text>` contents of an SVG document (checks it parses as XML too).
+fn svg_texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).expect("SVG is well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn every_chart_is_written_as_svg_and_png() {
+    let s = fixture();
+    let dir = out_dir("charts");
+    let written = charts::write_charts(&s, &dir).unwrap();
+    let stems: Vec<&str> = written.iter().map(|c| c.file_stem).collect();
+    assert_eq!(
+        stems,
+        [
+            "latency-percentiles",
+            "latency-over-time",
+            "participants-by-state",
+            "arrivals-and-joins",
+            "join-errors",
+            "generator-lateness"
+        ]
+    );
+    for c in &written {
+        let svg = std::fs::read_to_string(dir.join("charts").join(format!("{}.svg", c.file_stem)))
+            .unwrap();
+        assert_eq!(svg, c.svg);
+        assert!(svg.len() > 2000, "{} SVG is trivial", c.file_stem);
+        let texts = svg_texts(&svg);
+        assert!(
+            texts.contains(&c.title),
+            "{}: no title in {texts:?}",
+            c.file_stem
+        );
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains("(ms)") || t.contains("second") || t == "participants"),
+            "{}: no y axis label",
+            c.file_stem
+        );
+
+        let png = std::fs::read(&c.png_path).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{}", c.file_stem);
+        let decoder = png::Decoder::new(std::io::Cursor::new(png.as_slice()));
+        let reader = decoder.read_info().unwrap();
+        assert_eq!((reader.info().width, reader.info().height), SIZE);
+        assert!(png.len() > 10_000, "{} PNG looks empty", c.file_stem);
+    }
+}
+
+#[test]
+fn chart_labels_a_reader_needs() {
+    let s = fixture();
+    let plots = charts::plots(&s).unwrap();
+    let texts = |stem: &str| {
+        let p = plots.iter().find(|p| p.file_stem == stem).unwrap();
+        svg_texts(&charts::render_svg(p).unwrap())
+    };
+    let pct = texts("latency-percentiles");
+    for want in ["0%", "90%", "99%", "99.9%", "latency (ms)"] {
+        assert!(pct.iter().any(|t| t == want), "no {want:?} in {pct:?}");
+    }
+    // One legend entry per metric with samples (all seven in this run).
+    assert_eq!(
+        pct.iter().filter(|t| t.contains("(n=")).count(),
+        7,
+        "{pct:?}"
+    );
+    assert!(pct.iter().any(|t| t == "join (n=500)"), "{pct:?}");
+
+    let over = texts("latency-over-time");
+    for want in [
+        "join p99",
+        "join p50",
+        "peer_visible p99",
+        "time since start (s)",
+    ] {
+        assert!(over.iter().any(|t| t == want), "no {want:?} in {over:?}");
+    }
+    let arrivals = texts("arrivals-and-joins");
+    assert!(
+        arrivals.iter().any(|t| t == "intended arrivals"),
+        "{arrivals:?}"
+    );
+    let errors = texts("join-errors");
+    assert!(errors.iter().any(|t| t.starts_with("10011")), "{errors:?}");
+    let states = texts("participants-by-state");
+    assert!(states.iter().any(|t| t == "CONNECTED"), "{states:?}");
+}
+
+#[test]
+fn empty_summary_still_renders_with_notes() {
+    let mut s = fixture();
+    s.series.clear();
+    s.intended_arrivals.clear();
+    s.histograms.clear();
+    for p in charts::plots(&s).unwrap() {
+        assert!(!p.has_data(), "{}", p.file_stem);
+        let texts = svg_texts(&charts::render_svg(&p).unwrap());
+        assert!(
+            texts.contains(&p.empty_note.to_string()),
+            "{}: {texts:?}",
+            p.file_stem
+        );
+        charts::render_png(&p).unwrap();
+    }
+}
+
+#[test]
+fn a_corrupt_histogram_is_an_error_not_a_panic() {
+    let mut s = fixture();
+    s.histograms
+        .insert("join".into(), "not base64 at all!".into());
+    let err = charts::plots(&s).unwrap_err();
+    assert!(err.to_string().contains("join"), "{err}");
+    s.histograms.insert("join".into(), "SElTVA==".into());
+    assert!(charts::plots(&s).is_err());
+}
+
+#[test]
+fn report_is_self_contained_and_escaped() {
+    let mut s = fixture();
+    s.scenario.name = "rooms <full> & \"busy\"".into();
+    s.scenario.description = "<script>alert(1)</script>".into();
+    s.rooms[0].name = "<b>room</b>".into();
+    let dir = out_dir("html");
+    let path = write_report(&s, &dir).unwrap();
+    assert_eq!(path, dir.join("report.html"));
+    let html = std::fs::read_to_string(&path).unwrap();
+
+    assert!(html.contains("rooms &lt;full&gt; &amp; &quot;busy&quot;"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains("<script"));
+    assert!(html.contains("&lt;b&gt;room&lt;/b&gt;"));
+    assert!(html.contains("<span class=\"badge pass\">PASS</span>"));
+
+    // Every chart inline, and on disk beside it.
+    for stem in [
+        "latency-percentiles",
+        "latency-over-time",
+        "participants-by-state",
+        "arrivals-and-joins",
+        "join-errors",
+        "generator-lateness",
+    ] {
+        assert!(
+            html.contains(&format!("<figure id=\"chart-{stem}\">\n<svg")),
+            "{stem}"
+        );
+        assert!(dir.join("charts").join(format!("{stem}.png")).is_file());
+    }
+    assert_eq!(html.matches("<svg").count(), 6);
+
+    // No URL but the target's.
+    let without_target = html.replace(&s.target.url, "");
+    for scheme in ["http://", "https://", "//cdn", "@import", "url("] {
+        assert!(!without_target.contains(scheme), "found {scheme}");
+    }
+
+    // Tables a capacity tester reads.
+    for want in [
+        "10011 · room full",
+        "<td>join</td><td class=\"n\">500</td><td class=\"n\">852µs</td>",
+        "18.5ms",
+        "full-29",
+        "CONNECTING → CONNECTED",
+        "group member: completed == 400",
+        "20 of 50 rooms",
+    ] {
+        assert!(html.contains(want), "no {want:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn extra_sections_follow_the_expectations() {
+    let s = fixture();
+    let extra = [Section {
+        id: "thresholds\" onclick=\"x".into(),
+        title: "Thresholds <1>".into(),
+        body_html: "<p>join p99 &lt; 50ms: pass</p>".into(),
+    }];
+    let html = render(&s, &[], &extra);
+    let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("no {needle}"));
+    assert!(at("id=\"expectations\"") < at("id=\"thresholdsonclickx\""));
+    assert!(at("id=\"thresholdsonclickx\"") < at("id=\"latency\""));
+    assert!(html.contains("<h2>Thresholds &lt;1&gt;</h2>"));
+    assert!(html.contains("<p>join p99 &lt; 50ms: pass</p>"));
+}

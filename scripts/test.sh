@@ -3,8 +3,8 @@
 #  - a Python virtual environment in .venv with the official Qiniu SDK (PyPI `qiniu`), which the
 #    SDK-compatibility test drives against the reference server;
 #  - the Rust tests, with cargo-nextest when present (the plain `cargo test` otherwise);
-#  - the real Qiniu Web SDK in headless Chromium against the reference server
-#    (scripts/websdk-smoke.sh installs Debian's chromium and the npm packages it needs).
+#  - Debian's chromium, for the HTML report test and for the real Qiniu Web SDK against the
+#    reference server (scripts/websdk-smoke.sh, which also installs its npm packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,12 @@ if ! .venv/bin/python -c "import qiniu" >/dev/null 2>&1; then
   .venv/bin/pip install --quiet --disable-pip-version-check "qiniu==${QINIU_VERSION}"
 fi
 export ROOMSTORM_PYTHON="$PWD/.venv/bin/python"
+
+# Headless Chromium for the HTML report test and the Web SDK check (Debian's package).
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+export ROOMSTORM_REQUIRE_BROWSER=1
 
 status=0
 if cargo nextest --version >/dev/null 2>&1; then

@@ -102,6 +102,12 @@ fn full_rooms_refuse_exactly_two_per_room_with_10011() {
     assert_eq!(n(&s["transitions"]["CONNECTING->DISCONNECTED"]), 100);
     assert_eq!(n(&s["transitions"]["CONNECTING->CONNECTED"]), 400);
     assert_eq!(n(&s["server"]["departures"]["leave"]), 400);
+    let thresholds = s["thresholds"].as_array().unwrap();
+    assert_eq!(thresholds.len(), 3);
+    assert!(
+        thresholds.iter().all(|t| t["passed"] == true),
+        "{thresholds:?}"
+    );
 }
 
 #[test]

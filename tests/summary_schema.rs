@@ -77,3 +77,42 @@ groups:
     missing.as_object_mut().unwrap().remove("verdict");
     assert!(!validator.is_valid(&missing));
 }
+
+#[test]
+fn the_committed_example_report_matches_the_schema_and_re_renders() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let example = root.join("reports/example/summary.json");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&example).unwrap()).unwrap();
+    let validator = jsonschema::draft202012::new(&generated()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&summary)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "reports/example is stale: {errors:#?}");
+    // Re-rendering it (into a copy) works from the stored summary alone.
+    let dir = std::env::temp_dir().join(format!("roomstorm-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&example, dir.join("summary.json")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_roomstorm"))
+        .arg("report")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for file in [
+        "report.html",
+        "junit.xml",
+        "hlog/join.hlog",
+        "charts/latency-percentiles.svg",
+        "charts/latency-percentiles.png",
+    ] {
+        assert!(dir.join(file).exists(), "{file}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -22,7 +22,12 @@ pub fn run(args: CompareArgs) -> Result<(), CommandError> {
             )));
         }
     }
-    let c = compare::compare(&baseline, &run, &options);
+    let c = compare::compare(
+        &baseline,
+        &run,
+        &options,
+        &args.baseline.display().to_string(),
+    );
     print!(
         "{}",
         compare::render_text(

@@ -51,6 +51,7 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
             base,
             &finished.summary,
             &report::compare::CompareOptions::default(),
+            &dir.display().to_string(),
         );
         let text = report::compare::render_text(
             &c,
@@ -58,10 +59,19 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
             &finished.dir.display().to_string(),
         );
         println!("\n{text}");
-        let path = finished.dir.join("compare.txt");
-        std::fs::write(&path, &text).map_err(|e| {
-            CommandError::Incomplete(format!("cannot write {}: {e}", path.display()))
-        })?;
+        let write = |name: &str, bytes: &[u8]| {
+            let path = finished.dir.join(name);
+            std::fs::write(&path, bytes).map_err(|e| {
+                CommandError::Incomplete(format!("cannot write {}: {e}", path.display()))
+            })
+        };
+        write("compare.txt", text.as_bytes())?;
+        let json =
+            serde_json::to_vec_pretty(&c).map_err(|e| CommandError::Incomplete(e.to_string()))?;
+        write(report::COMPARISON_FILE, &json)?;
+        // Render the HTML report again, now with the comparison section.
+        report::write_derived(&finished.summary, &finished.dir)
+            .map_err(CommandError::Incomplete)?;
         regressions = c.regressions;
     }
     println!("results: {}", finished.dir.join("summary.json").display());

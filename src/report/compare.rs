@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Summary;
 use crate::coordinator::progress::format_us;
@@ -39,7 +39,7 @@ impl Default for CompareOptions {
 }
 
 /// Verdict of one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RowVerdict {
     /// Within tolerance.
@@ -53,12 +53,12 @@ pub enum RowVerdict {
 }
 
 /// One compared figure.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     /// Metric name (or `errors`).
     pub metric: String,
     /// `p50`, `p90`, `p99`, `p99.9`, `max`, or `unexpected`.
-    pub stat: &'static str,
+    pub stat: String,
     /// Baseline value (µs, or a count).
     pub baseline: u64,
     /// New value.
@@ -70,7 +70,7 @@ pub struct Row {
 }
 
 /// A comparison's rows and how many regressed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
     /// Every compared figure.
     pub rows: Vec<Row>,
@@ -78,14 +78,21 @@ pub struct Comparison {
     pub regressions: usize,
     /// The rule used, in words (printed with the table).
     pub rule: String,
+    /// The baseline run's folder as given.
+    pub baseline: String,
 }
 
 const STATS: [(&str, f64); 4] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)];
 /// Samples a percentile needs beyond it before it is judged.
 const SAMPLES_BEYOND: f64 = 10.0;
 
-/// Compares `run` with `baseline`.
-pub fn compare(baseline: &Summary, run: &Summary, opts: &CompareOptions) -> Comparison {
+/// Compares `run` with `baseline` (`baseline_name` is how the report names it).
+pub fn compare(
+    baseline: &Summary,
+    run: &Summary,
+    opts: &CompareOptions,
+    baseline_name: &str,
+) -> Comparison {
     let mut rows = Vec::new();
     for (metric, b) in &baseline.latency {
         if !opts.metrics.is_empty() && !opts.metrics.contains(metric) {
@@ -131,6 +138,7 @@ pub fn compare(baseline: &Summary, run: &Summary, opts: &CompareOptions) -> Comp
         .filter(|r| r.verdict == RowVerdict::Regression)
         .count();
     Comparison {
+        baseline: baseline_name.to_string(),
         rows,
         regressions,
         rule: format!(
@@ -153,15 +161,71 @@ fn judge(baseline: u64, run: u64, opts: &CompareOptions) -> RowVerdict {
     }
 }
 
-fn row(metric: &str, stat: &'static str, baseline: u64, run: u64, verdict: RowVerdict) -> Row {
+fn row(metric: &str, stat: &str, baseline: u64, run: u64, verdict: RowVerdict) -> Row {
     Row {
         metric: metric.to_string(),
-        stat,
+        stat: stat.to_string(),
         baseline,
         run,
         change_pct: (baseline > 0)
             .then(|| (run as f64 - baseline as f64) / baseline as f64 * 100.0),
         verdict,
+    }
+}
+
+fn verdict_word(v: RowVerdict) -> &'static str {
+    match v {
+        RowVerdict::Same => "ok",
+        RowVerdict::Regression => "REGRESSION",
+        RowVerdict::Improvement => "better",
+        RowVerdict::NotJudged => "(not judged)",
+    }
+}
+
+fn figure(r: &Row, v: u64) -> String {
+    if r.metric == "errors" {
+        v.to_string()
+    } else {
+        format_us(v)
+    }
+}
+
+/// The comparison as an HTML report section (a table with the rule under it).
+pub fn html_section(c: &Comparison) -> super::html::Section {
+    use super::html::escape;
+    let mut body = format!(
+        "<p>Baseline: <code>{}</code>. {}</p>\n<table><thead><tr><th>metric</th><th>stat</th><th>baseline</th><th>run</th><th>change</th><th>verdict</th></tr></thead><tbody>\n",
+        escape(&c.baseline),
+        if c.regressions == 0 {
+            "No regression.".to_string()
+        } else {
+            format!("<strong>{} regression(s).</strong>", c.regressions)
+        }
+    );
+    for r in &c.rows {
+        let change = r
+            .change_pct
+            .map_or("-".to_string(), |p| format!("{p:+.1}%"));
+        let _ = writeln!(
+            body,
+            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{change}</td><td>{}</td></tr>",
+            if r.verdict == RowVerdict::Regression {
+                " class=\"bad\""
+            } else {
+                ""
+            },
+            escape(&r.metric),
+            escape(&r.stat),
+            figure(r, r.baseline),
+            figure(r, r.run),
+            verdict_word(r.verdict)
+        );
+    }
+    let _ = write!(body, "</tbody></table>\n<p>Rule: {}</p>", escape(&c.rule));
+    super::html::Section {
+        id: "baseline".into(),
+        title: "Baseline comparison".into(),
+        body_html: body,
     }
 }
 
@@ -175,30 +239,18 @@ pub fn render_text(c: &Comparison, baseline_name: &str, run_name: &str) -> Strin
         "metric", "stat", "baseline", "run", "change"
     );
     for r in &c.rows {
-        let fmt = |v: u64| {
-            if r.metric == "errors" {
-                v.to_string()
-            } else {
-                format_us(v)
-            }
-        };
         let change = r
             .change_pct
             .map_or("-".to_string(), |p| format!("{p:+.1}%"));
-        let verdict = match r.verdict {
-            RowVerdict::Same => "ok",
-            RowVerdict::Regression => "REGRESSION",
-            RowVerdict::Improvement => "better",
-            RowVerdict::NotJudged => "(not judged)",
-        };
         let _ = writeln!(
             o,
-            "{:<18} {:<10} {:>10} {:>10} {:>9}  {verdict}",
+            "{:<18} {:<10} {:>10} {:>10} {:>9}  {}",
             r.metric,
             r.stat,
-            fmt(r.baseline),
-            fmt(r.run),
-            change
+            figure(r, r.baseline),
+            figure(r, r.run),
+            change,
+            verdict_word(r.verdict)
         );
     }
     let _ = writeln!(o, "\nrule: {}", c.rule);

@@ -332,13 +332,26 @@ fn code_table(o: &mut String, map: &std::collections::BTreeMap<u32, u64>) {
 }
 
 fn expectations(o: &mut String, s: &Summary) {
-    o.push_str("<section id=\"expectations\">\n<h2>Expectations</h2>\n");
-    if s.expectations.is_empty() {
+    o.push_str("<section id=\"expectations\">\n<h2>Expectations and thresholds</h2>\n");
+    let checks: Vec<(bool, String, &str)> = s
+        .expectations
+        .iter()
+        .map(|e| (e.passed, e.name.clone(), e.detail.as_str()))
+        .chain(s.thresholds.iter().map(|t| {
+            let name = if t.abort_on_fail {
+                format!("threshold {} (abort_on_fail)", t.expression)
+            } else {
+                format!("threshold {}", t.expression)
+            };
+            (t.passed, name, t.observed.as_str())
+        }))
+        .collect();
+    if checks.is_empty() {
         o.push_str("<p class=\"muted\">none</p>\n");
     } else {
         o.push_str("<table><tr><th>result</th><th>check</th><th>observed</th></tr>\n");
-        for e in &s.expectations {
-            let (class, mark) = if e.passed {
+        for (passed, name, detail) in &checks {
+            let (class, mark) = if *passed {
                 ("", "<span class=\"ok\">✔ pass</span>")
             } else {
                 (" class=\"bad\"", "<span class=\"no\">✘ fail</span>")
@@ -346,8 +359,8 @@ fn expectations(o: &mut String, s: &Summary) {
             let _ = writeln!(
                 o,
                 "<tr{class}><td>{mark}</td><td>{}</td><td>{}</td></tr>",
-                escape(&e.name),
-                escape(&e.detail)
+                escape(name),
+                escape(detail)
             );
         }
         o.push_str("</table>\n");

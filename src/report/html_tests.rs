@@ -184,11 +184,21 @@ fn report_is_self_contained_and_escaped() {
     }
 
     // Tables a capacity tester reads.
+    // Figures come from the fixture itself, so a re-recorded fixture keeps the test honest.
+    let join = &s.latency["join"];
+    let join_row = format!(
+        "<td>join</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
+        join.count,
+        crate::coordinator::progress::format_us(join.p50)
+    );
+    let join_max = crate::coordinator::progress::format_us(join.max);
+    // The fixture's second-worst room (the worst one's name was replaced to test escaping).
+    let worst_room = &s.rooms[1].name;
     for want in [
         "10011 · room full",
-        "<td>join</td><td class=\"n\">500</td><td class=\"n\">852µs</td>",
-        "18.5ms",
-        "full-29",
+        join_row.as_str(),
+        join_max.as_str(),
+        worst_room.as_str(),
         "CONNECTING → CONNECTED",
         "group member: completed == 400",
         "20 of 50 rooms",
@@ -212,4 +222,33 @@ fn extra_sections_follow_the_expectations() {
     assert!(at("id=\"thresholdsonclickx\"") < at("id=\"latency\""));
     assert!(html.contains("<h2>Thresholds &lt;1&gt;</h2>"));
     assert!(html.contains("<p>join p99 &lt; 50ms: pass</p>"));
+}
+
+#[test]
+fn thresholds_and_a_baseline_comparison_show_as_checks_and_a_section() {
+    let mut s = fixture();
+    s.thresholds.push(crate::threshold::ThresholdResult {
+        expression: "join.p99 < 1ms".into(),
+        passed: false,
+        observed: "3.6ms".into(),
+        abort_on_fail: true,
+    });
+    let baseline = fixture();
+    let c = crate::report::compare::compare(
+        &baseline,
+        &s,
+        &crate::report::compare::CompareOptions::default(),
+        "reports/base",
+    );
+    let dir = out_dir("thresholds");
+    let path = write_report_with(&s, &dir, &[crate::report::compare::html_section(&c)]).unwrap();
+    let html = std::fs::read_to_string(path).unwrap();
+    assert!(
+        html.contains("threshold join.p99 &lt; 1ms (abort_on_fail)"),
+        "threshold row"
+    );
+    assert!(html.contains("<td>3.6ms</td>"));
+    assert!(html.contains("id=\"baseline\""), "comparison section");
+    assert!(html.contains("<code>reports/base</code>. No regression."));
+    let _ = std::fs::remove_dir_all(&dir);
 }

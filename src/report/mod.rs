@@ -41,8 +41,20 @@ pub fn write_derived(summary: &Summary, dir: &Path) -> Result<Vec<PathBuf>, Stri
         .map_err(|e| format!("cannot write {}: {e}", junit.display()))?;
     written.push(junit);
     written.extend(hlog::write_all(summary, dir)?);
+    // A comparison stored by `run --baseline` stays part of the page when it is re-rendered.
+    let mut sections = Vec::new();
+    let stored = dir.join(COMPARISON_FILE);
+    if let Ok(text) = std::fs::read_to_string(&stored) {
+        let c: compare::Comparison =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", stored.display()))?;
+        sections.push(compare::html_section(&c));
+    }
+    written.push(html::write_report_with(summary, dir, &sections).map_err(|e| e.to_string())?);
     Ok(written)
 }
+
+/// Where `run --baseline` keeps its comparison inside the run folder.
+pub const COMPARISON_FILE: &str = "compare.json";
 
 /// Writes `summary.json` into `dir` (created if needed); returns the file's path.
 pub fn write_json(dir: &Path, summary: &Summary) -> std::io::Result<PathBuf> {

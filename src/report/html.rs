@@ -71,21 +71,8 @@ pub fn write_report_with(
     Ok(path)
 }
 
-/// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML content and attribute values (the same escaping as JUnit's XML).
+pub use super::junit::escape;
 
 /// The whole page. `charts` are inlined in order; `extra` follows the expectations.
 pub fn render(s: &Summary, charts: &[WrittenChart], extra: &[Section]) -> String {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::Summary;
 
-/// Escapes text for XML attributes and content.
+/// Escapes text for XML and HTML attributes and content (also used by the HTML report).
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -14,7 +14,8 @@ pub fn escape(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
+            // `&#39;` rather than `&apos;`: understood by XML and by every HTML parser.
+            '\'' => out.push_str("&#39;"),
             // Characters XML 1.0 cannot carry at all.
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
             c => out.push(c),
@@ -93,7 +94,7 @@ mod tests {
     fn escapes_everything_xml_cannot_hold() {
         assert_eq!(
             escape(r#"a<b>&"c"'d"#),
-            "a&lt;b&gt;&amp;&quot;c&quot;&apos;d"
+            "a&lt;b&gt;&amp;&quot;c&quot;&#39;d"
         );
         assert_eq!(escape("bell\u{7}"), "bell\u{fffd}");
         assert_eq!(escape("tab\tok"), "tab\tok");

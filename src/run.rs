@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::coordinator::{self, CoordinatorOptions, progress::Progress};
 use crate::error::CommandError;
 use crate::participant::RunContext;
-use crate::plan::{self, Plan};
+use crate::plan;
 use crate::report::summary::{RunMeta, TargetInfo};
 use crate::report::{self, Summary};
 use crate::scenario::{DriverKind, Scenario};
@@ -116,7 +116,7 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, Com
             server,
         },
     );
-    let dir = run_dir(&options.out_dir, &scenario.name, &plan);
+    let dir = run_dir(&options.out_dir, &scenario.name);
     report::write_json(&dir, &summary)
         .map_err(|e| CommandError::Incomplete(format!("cannot write {}: {e}", dir.display())))?;
     report::write_derived(&summary, &dir).map_err(CommandError::Incomplete)?;
@@ -152,7 +152,7 @@ fn preflight(base_url: &str) -> Result<(), CommandError> {
 }
 
 /// `<out>/<scenario>-<UTC time>`, with a numeric suffix if that folder exists already.
-fn run_dir(out: &Path, name: &str, _plan: &Plan) -> PathBuf {
+fn run_dir(out: &Path, name: &str) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace([':', '-'], "");

@@ -7,23 +7,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-struct Scratch(PathBuf);
+mod common;
 
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("roomstorm-reports-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::scratch::ScratchDir as Scratch;
 
 fn roomstorm(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_roomstorm"))
@@ -76,13 +62,13 @@ fn summary(run_dir: &Path) -> Value {
 
 #[test]
 fn thresholds_decide_the_exit_code_and_show_in_junit_and_the_summary() {
-    let s = Scratch::new("thresholds");
+    let s = Scratch::new("reports-thresholds");
     let passing = scenario(
         "passing",
         "0s",
         "thresholds:\n  - errors.unexpected == 0\n  - join.p50 < 10s\n  - codes.10011 == 0\n",
     );
-    let (code, dir, stdout) = run(&s.0, "passing", &passing);
+    let (code, dir, stdout) = run(s.path(), "passing", &passing);
     assert_eq!(code, 0, "{stdout}");
     let j = summary(&dir);
     assert_eq!(j["thresholds"].as_array().unwrap().len(), 3);
@@ -99,7 +85,7 @@ fn thresholds_decide_the_exit_code_and_show_in_junit_and_the_summary() {
         "0s",
         "thresholds:\n  - join.p50 < 1us\n  - errors.unexpected == 0\n",
     );
-    let (code, dir, stdout) = run(&s.0, "failing", &failing);
+    let (code, dir, stdout) = run(s.path(), "failing", &failing);
     assert_eq!(code, 1, "a failed threshold exits 1\n{stdout}");
     let j = summary(&dir);
     assert_eq!(j["verdict"], "fail");
@@ -148,7 +134,7 @@ fn thresholds_decide_the_exit_code_and_show_in_junit_and_the_summary() {
 
 #[test]
 fn abort_on_fail_stops_the_run_early() {
-    let s = Scratch::new("abort");
+    let s = Scratch::new("reports-abort");
     let text = "version: 1
 name: abort
 deadline: 60s
@@ -162,7 +148,7 @@ thresholds:
   - { expr: \"join.max < 1us\", abort_on_fail: true }
 ";
     let started = std::time::Instant::now();
-    let (code, dir, stdout) = run(&s.0, "abort", text);
+    let (code, dir, stdout) = run(s.path(), "abort", text);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(20),
         "stopped early"
@@ -176,10 +162,10 @@ thresholds:
 
 #[test]
 fn compare_catches_injected_latency_and_passes_an_unchanged_run() {
-    let s = Scratch::new("compare");
-    let (c1, base, _) = run(&s.0, "base", &scenario("base", "0s", ""));
-    let (c2, again, _) = run(&s.0, "again", &scenario("again", "0s", ""));
-    let (c3, slow, _) = run(&s.0, "slow", &scenario("slow", "60ms", ""));
+    let s = Scratch::new("reports-compare");
+    let (c1, base, _) = run(s.path(), "base", &scenario("base", "0s", ""));
+    let (c2, again, _) = run(s.path(), "again", &scenario("again", "0s", ""));
+    let (c3, slow, _) = run(s.path(), "slow", &scenario("slow", "60ms", ""));
     assert_eq!((c1, c2, c3), (0, 0, 0));
     let args = |run: &Path| {
         vec![
@@ -218,14 +204,14 @@ fn compare_catches_injected_latency_and_passes_an_unchanged_run() {
     assert!(text.contains("no regression"), "{text}");
 
     // `run --baseline` judges the new run against the baseline at once (default rule).
-    let file = s.0.join("slow-again.yaml");
+    let file = s.path().join("slow-again.yaml");
     std::fs::write(&file, scenario("slow-again", "60ms", "")).unwrap();
     let out = roomstorm(&[
         "run",
         file.to_str().unwrap(),
         "--quiet",
         "--out",
-        s.0.join("slow-again").to_str().unwrap(),
+        s.path().join("slow-again").to_str().unwrap(),
         "--baseline",
         base.to_str().unwrap(),
     ]);

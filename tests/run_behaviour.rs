@@ -15,27 +15,24 @@ fn roomstorm() -> Command {
     c
 }
 
-/// A scratch folder with a scenario file in it, removed on drop.
-struct Scratch(PathBuf);
+mod common;
+
+use common::scratch::ScratchDir;
+
+/// A scratch folder with a scenario file in it.
+struct Scratch(ScratchDir);
 
 impl Scratch {
     fn new(name: &str, scenario: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("roomstorm-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("scenario.yaml"), scenario).unwrap();
+        let dir = ScratchDir::new(name);
+        dir.write("scenario.yaml", scenario);
         Self(dir)
     }
     fn scenario(&self) -> PathBuf {
-        self.0.join("scenario.yaml")
+        self.0.path().join("scenario.yaml")
     }
     fn out(&self) -> PathBuf {
-        self.0.join("reports")
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path().join("reports")
     }
 }
 

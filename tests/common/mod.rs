@@ -3,6 +3,8 @@
 //! server is checked against the protocol text, not against roomstorm's own client code.
 #![allow(dead_code)]
 
+pub mod scratch;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

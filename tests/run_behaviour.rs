@@ -42,6 +42,8 @@ struct Finished {
     stderr: String,
     summary: Value,
     summary_text: String,
+    /// The run folder.
+    dir: PathBuf,
 }
 
 fn finish(mut child: Child, limit: Duration) -> Finished {
@@ -75,7 +77,9 @@ fn finish(mut child: Child, limit: Duration) -> Finished {
         .find_map(|l| l.strip_prefix("results: "))
         .unwrap_or_else(|| panic!("no results line\nstdout:\n{stdout}\nstderr:\n{stderr}"));
     let summary_text = std::fs::read_to_string(path).unwrap();
+    let dir = std::path::Path::new(path).parent().unwrap().to_path_buf();
     Finished {
+        dir,
         code: status.code().unwrap_or(-1),
         stdout,
         stderr,
@@ -131,6 +135,13 @@ fn ctrl_c_stops_arrivals_lets_members_leave_and_still_writes_the_summary() {
     assert_eq!(s["verdict"], "interrupted");
     assert_eq!(s["end_reason"], "interrupted");
     assert!(f.stdout.contains("INTERRUPTED"), "{}", f.stdout);
+    // Every report is written for an interrupted run too.
+    let html = std::fs::read_to_string(f.dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("INTERRUPTED"),
+        "the page says the results are partial"
+    );
+    assert!(f.dir.join("junit.xml").exists() && f.dir.join("hlog/join.hlog").exists());
     assert!(
         f.stderr.contains("interrupted: arrivals stopped"),
         "{}",

@@ -19,7 +19,8 @@
 //! | [`signaling`] | sans-IO signaling drivers (the Qiniu-compatible one) |
 //! | [`transport`] | client sockets: HTTP token exchange, WebSocket, source addresses |
 //! | [`metrics`] | per-thread recorders (HdrHistogram) and the merged aggregate |
-//! | [`report`] | the run summary, its terminal table and `summary.json` |
+//! | [`report`] | the run summary and its renderings: terminal table, `summary.json`, HTML with charts, JUnit, `.hlog`; baseline comparison |
+//! | [`threshold`] | pass/fail conditions on a run's figures: grammar, parsing, evaluation |
 //! | [`codes`] | RTC error codes (10001 token invalid … 21003) and their messages |
 //! | [`credentials`] | key pairs from flags, environment or a file; secrets never printable |
 //! | [`token`] | RoomToken mint/verify (HMAC-SHA1 over the payload as received) |
@@ -29,7 +30,8 @@
 //! | [`sockopt`] | socket options std does not expose |
 //!
 //! Data flow: scenario → [`scenario::Scenario`] → [`plan::Plan`] → coordinator and participant
-//! actors (recording per thread) → [`metrics::aggregate::Aggregate`] → [`report::Summary`].
+//! actors (recording per thread) → [`metrics::aggregate::Aggregate`] → [`report::Summary`] →
+//! thresholds and renderers.
 
 pub mod cli;
 pub mod codes;

@@ -45,7 +45,7 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a scenario: load the target, measure, print a summary, write a `reports/<run>/` folder.
+    /// Run a scenario: load the target, measure, print a summary, write its reports folder.
     Run(RunArgs),
     /// Re-render a run's reports (JUnit, HdrHistogram logs, HTML) from its stored summary.json.
     Report(ReportArgs),

@@ -202,7 +202,7 @@ fn serve_joins_and_stops_on_ctrl_c_without_leaking_the_secret() {
     });
     // SAFETY: signalling our own child by its PID.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = wait_with_timeout(&mut child, Duration::from_secs(10));
+    let status = wait_with_timeout(&mut child, Duration::from_secs(10)).and_then(|s| s.code());
     assert_eq!(status, Some(0));
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
@@ -221,16 +221,4 @@ fn serve_joins_and_stops_on_ctrl_c_without_leaking_the_secret() {
         "trace logs were on: {stderr}"
     );
     assert!(!all.contains(SECRET), "secret in server output");
-}
-
-fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    None
 }

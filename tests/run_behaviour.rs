@@ -4,7 +4,7 @@
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -47,17 +47,8 @@ struct Finished {
 }
 
 fn finish(mut child: Child, limit: Duration) -> Finished {
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("run did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = common::wait_with_timeout(&mut child, limit)
+        .unwrap_or_else(|| panic!("run did not end within {limit:?}"));
     let mut stdout = String::new();
     child
         .stdout

@@ -46,6 +46,16 @@ pub struct Section {
     pub body_html: String,
 }
 
+impl Section {
+    /// The id as an anchor: only letters, digits and `-` survive (ids come from callers).
+    fn anchor(&self) -> String {
+        self.id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect()
+    }
+}
+
 /// Writes `<dir>/report.html` and the charts under `<dir>/charts/`; returns the report's path.
 pub fn write_report(summary: &Summary, dir: &Path) -> Result<PathBuf, ReportError> {
     write_report_with(summary, dir, &[])
@@ -93,11 +103,7 @@ pub fn render(s: &Summary, charts: &[WrittenChart], extra: &[Section]) -> String
     outcomes(&mut o, s);
     expectations(&mut o, s);
     for sec in extra {
-        let id: String = sec
-            .id
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect();
+        let id = sec.anchor();
         let _ = write!(
             o,
             "<section id=\"{id}\">\n<h2>{}</h2>\n{}\n</section>\n",
@@ -212,11 +218,7 @@ fn header(o: &mut String, s: &Summary) {
 fn contents(o: &mut String, charts: &[WrittenChart], extra: &[Section]) {
     o.push_str("<nav><a href=\"#outcomes\">Outcomes</a><a href=\"#expectations\">Expectations</a>");
     for sec in extra {
-        let id: String = sec
-            .id
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect();
+        let id = sec.anchor();
         let _ = write!(o, "<a href=\"#{id}\">{}</a>", escape(&sec.title));
     }
     o.push_str("<a href=\"#latency\">Latency</a>");

@@ -5,6 +5,24 @@
 
 pub mod scratch;
 
+/// Waits for a child we started, up to `limit`; kills it (by its handle) and returns `None` if it
+/// runs longer.
+pub fn wait_with_timeout(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

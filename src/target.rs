@@ -77,11 +77,13 @@ pub fn prepare(
                 Target::External { driver, .. } => *driver,
                 Target::Embedded(_) => DriverKind::Qiniu,
             },
+            // Whether it has the fault API is probed before the run when the plan needs it.
+            fault_api: true,
         },
         None => scenario.target.clone(),
     };
     match target {
-        Target::External { url, driver } => {
+        Target::External { url, driver, .. } => {
             let keys = scenario
                 .credentials
                 .clone()

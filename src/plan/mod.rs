@@ -5,6 +5,7 @@
 //! happen, a seed replays identically, and the run itself only reads the plan.
 
 pub mod arrival;
+pub mod faults;
 pub mod rng;
 
 use std::sync::Arc;
@@ -27,6 +28,10 @@ pub struct Plan {
     pub groups: Vec<GroupPlan>,
     /// Every participant (a closed-model slot counts once here), ordered by arrival.
     pub participants: Vec<PlannedParticipant>,
+    /// How participants reconnect.
+    pub reconnect: crate::scenario::ReconnectSettings,
+    /// Faults to inject, ordered by time.
+    pub faults: Vec<faults::PlannedFault>,
 }
 
 /// The shared, read-only part of a group.
@@ -196,11 +201,14 @@ pub fn compile(scenario: &Scenario) -> Plan {
     for (id, p) in participants.iter_mut().enumerate() {
         p.id = id as u32;
     }
+    let faults = faults::plan(scenario, &participants, rooms.len() as u32);
     Plan {
         seed: scenario.seed,
         rooms,
         groups,
         participants,
+        reconnect: scenario.reconnect,
+        faults,
     }
 }
 
@@ -285,6 +293,8 @@ pub(crate) mod tests {
             target: Target::Embedded(Default::default()),
             app: "app1".into(),
             credentials: None,
+            reconnect: Default::default(),
+            faults: Vec::new(),
             rooms: Rooms {
                 count: rooms,
                 name: NamePattern::parse("room-{index:03}", ROOM_VARS).unwrap(),

@@ -34,6 +34,153 @@ pub struct Scenario {
     pub groups: Vec<Group>,
     /// Pass/fail conditions on the run's figures.
     pub thresholds: Vec<crate::threshold::ThresholdSpec>,
+    /// How participants restore a broken connection (the Web SDK's behaviour unless tuned).
+    pub reconnect: ReconnectSettings,
+    /// Faults injected at scenario times, in file order.
+    pub faults: Vec<Fault>,
+}
+
+/// How a participant restores a broken connection. The defaults are the Web SDK 4.3.1's
+/// (`docs/protocol.md`, "Reconnect"), so a run behaves like real clients unless a scenario
+/// tunes them to explore other policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconnectSettings {
+    /// No ping for this long (after at least one) → RECONNECTING.
+    pub ping_timeout: Duration,
+    /// After the ping timer fires, the old socket is closed this much later.
+    pub close_delay: Duration,
+    /// Delay before reconnecting after close codes 1001/1005/1011/1013 or `disconnect` 10052.
+    pub retry_delay: Duration,
+    /// The SDK's `requestTimeout`: delay after 1006/1012/1014, and how long one attempt may take.
+    pub request_timeout: Duration,
+    /// Failed attempts before giving up with 10007 (a successful re-auth resets the count).
+    pub attempts: u32,
+}
+
+impl ReconnectSettings {
+    /// The Web SDK 4.3.1's values.
+    pub const SDK: Self = Self {
+        ping_timeout: Duration::from_secs(9),
+        close_delay: Duration::from_secs(1),
+        retry_delay: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(5),
+        attempts: 3,
+    };
+}
+
+impl Default for ReconnectSettings {
+    fn default() -> Self {
+        Self::SDK
+    }
+}
+
+/// A fault injected at a scenario time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// When, from the run's start.
+    pub at: Duration,
+    /// What breaks.
+    pub kind: FaultKind,
+    /// Whom it hits.
+    pub scope: FaultScope,
+}
+
+/// What a fault breaks. Client faults act on the chosen participants' own sockets; server faults
+/// go through the management API (kick) or the reference server's fault-injection extension.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FaultKind {
+    /// Client: the socket is reset (RST) and the network stays down for `offline` (new
+    /// connections fail until then).
+    Reset {
+        /// How long connection attempts keep failing.
+        offline: Duration,
+    },
+    /// Client: nothing is read or written for `duration` while the socket stays open, and new
+    /// connections fail meanwhile; only heartbeats can detect it.
+    Blackhole {
+        /// How long.
+        duration: Duration,
+    },
+    /// Client: every frame received is delivered `by` late, for `duration`.
+    DelayFrames {
+        /// Added delay per frame.
+        by: Duration,
+        /// How long.
+        duration: Duration,
+    },
+    /// Server (standard management API): kick the chosen participants (10006).
+    Kick,
+    /// Server extension: reset this share of all open signaling connections.
+    DropConnections,
+    /// Server extension: stop answering and pinging for `duration`.
+    Stall {
+        /// How long.
+        duration: Duration,
+    },
+    /// Server extension: add `by` to every auth answer for `duration`.
+    AuthLatency {
+        /// Added latency.
+        by: Duration,
+        /// How long.
+        duration: Duration,
+    },
+    /// Server extension: close the chosen rooms (10012 to their members).
+    CloseRooms,
+    /// Server extension: the listener goes down for `outage` and every socket is reset; room
+    /// state is kept, so members may resume within the reconnect window.
+    Restart {
+        /// How long connections are refused.
+        outage: Duration,
+    },
+}
+
+impl FaultKind {
+    /// Scenario name of the kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Reset { .. } => "reset",
+            FaultKind::Blackhole { .. } => "blackhole",
+            FaultKind::DelayFrames { .. } => "delay_frames",
+            FaultKind::Kick => "kick",
+            FaultKind::DropConnections => "drop_connections",
+            FaultKind::Stall { .. } => "stall",
+            FaultKind::AuthLatency { .. } => "auth_latency",
+            FaultKind::CloseRooms => "close_rooms",
+            FaultKind::Restart { .. } => "restart",
+        }
+    }
+
+    /// Acts on participants (each chosen participant gets it), not on the server.
+    pub fn is_client_side(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Reset { .. } | FaultKind::Blackhole { .. } | FaultKind::DelayFrames { .. }
+        )
+    }
+
+    /// Needs the reference server's fault-injection extension (not part of the Qiniu API).
+    pub fn needs_fault_api(self) -> bool {
+        matches!(
+            self,
+            FaultKind::DropConnections
+                | FaultKind::Stall { .. }
+                | FaultKind::AuthLatency { .. }
+                | FaultKind::CloseRooms
+                | FaultKind::Restart { .. }
+        )
+    }
+}
+
+/// Whom a fault hits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultScope {
+    /// Share in `0..=1` of the eligible participants (client faults, kick), of the eligible
+    /// rooms (close_rooms), or of all open connections (drop_connections).
+    pub share: f64,
+    /// Only participants of this group (index into [`Scenario::groups`]); `None`: every group.
+    pub group: Option<u16>,
+    /// Only this share of the rooms, chosen by the seed; `None`: every room.
+    pub rooms: Option<f64>,
 }
 
 /// The server under test.
@@ -47,6 +194,9 @@ pub enum Target {
         url: String,
         /// Which signaling protocol it speaks.
         driver: DriverKind,
+        /// It is a roomstorm reference server (`roomstorm serve`) with the fault-injection
+        /// extension, so server faults beyond kick may be scripted against it.
+        fault_api: bool,
     },
 }
 

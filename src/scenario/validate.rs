@@ -197,6 +197,8 @@ fn read(r: &mut Reader, root: &Field) -> Option<Scenario> {
         target: target?.0,
         app: app?,
         credentials: credentials?,
+        reconnect: crate::scenario::ReconnectSettings::SDK,
+        faults: Vec::new(),
         rooms,
         groups,
         thresholds: thresholds?,
@@ -324,6 +326,7 @@ fn target(r: &mut Reader, f: &Field) -> Option<(Target, Option<Mark>)> {
         Target::External {
             url: url?,
             driver: driver?,
+            fault_api: false,
         },
         Some(body.mark()),
     ))

@@ -33,7 +33,8 @@ fn full_scenario_becomes_the_exact_model() {
         s.target,
         Target::External {
             url: "http://127.0.0.1:7788".into(),
-            driver: DriverKind::Qiniu
+            driver: DriverKind::Qiniu,
+            fault_api: false,
         }
     );
     assert_eq!(s.app, "app1");

@@ -39,6 +39,7 @@ pub mod commands;
 pub mod coordinator;
 pub mod credentials;
 pub mod error;
+pub mod fault_api;
 pub mod ids;
 pub mod mac;
 pub mod metrics;

@@ -273,7 +273,7 @@ fn serve(app: &str, max_users: &str) -> (Child, String) {
 }
 
 #[test]
-fn a_server_crash_mid_run_ends_every_member_with_a_counted_failure_and_a_report() {
+fn a_server_crash_mid_run_ends_every_member_with_10007_after_three_attempts_and_a_report() {
     let (mut server, url) = serve("crash", "10");
     let scratch = Scratch::new(
         "crash",
@@ -312,13 +312,20 @@ groups:
         20,
         "all joined before the crash"
     );
-    assert_eq!(
-        n(&s["outcomes"]["by_outcome"]["transport_error"]["unexpected"]),
-        20
-    );
-    assert_eq!(n(&s["failures"]["in_room"]), 20);
+    // As the Web SDK: the dead socket (no close frame: 1006) sends every member RECONNECTING,
+    // three refused attempts 5 s apart, then DISCONNECTED ERROR 10007.
+    assert_eq!(n(&s["outcomes"]["by_outcome"]["10007"]["unexpected"]), 20);
     assert_eq!(n(&s["conservation"]["accounted"]), 20);
-    assert!(f.stdout.contains("first in_room:"), "{}", f.stdout);
+    assert_eq!(n(&s["transitions"]["CONNECTED->RECONNECTING"]), 20);
+    assert_eq!(n(&s["transitions"]["RECONNECTING->DISCONNECTED"]), 20);
+    let r = &s["recovery"];
+    assert_eq!(n(&r["losses"]["close_1006"]), 20, "{r}");
+    assert_eq!(n(&r["gave_up"]), 20);
+    assert_eq!(n(&r["attempts"]["3"]), 20, "three attempts each: {r}");
+    assert_eq!(n(&r["attempts_failed"]), 60);
+    assert_eq!(n(&r["reconnected"]), 0);
+    assert_eq!(n(&s["latency"]["reconnecting"]["count"]), 20);
+    assert!(f.stdout.contains("20 gave up (10007)"), "{}", f.stdout);
 }
 
 #[test]

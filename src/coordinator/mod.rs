@@ -2,6 +2,7 @@
 //! collects their recorders once a second into totals and a time series, shows progress, and ends
 //! the run when every lifecycle has an outcome, at the deadline, or on Ctrl-C.
 
+pub mod faults;
 pub mod progress;
 pub mod worker;
 
@@ -14,8 +15,9 @@ use tokio::sync::oneshot;
 
 use crate::metrics::aggregate::Aggregate;
 use crate::participant::RunContext;
+use faults::FaultRecord;
 use progress::Progress;
-use worker::{AbortAll, Collect, StopArrivals, Worker};
+use worker::{AbortAll, Collect, FireFault, StopArrivals, Worker};
 
 /// How often workers' recorders are collected (the time series resolution).
 pub const TICK: Duration = Duration::from_secs(1);
@@ -47,6 +49,8 @@ pub struct RunOutput {
     pub elapsed: Duration,
     /// Worker threads used.
     pub workers: usize,
+    /// What became of each scripted fault, by plan order.
+    pub faults: Vec<FaultRecord>,
 }
 
 /// Options of the coordinator itself.
@@ -70,20 +74,24 @@ pub async fn run(run: Arc<RunContext>, options: CoordinatorOptions) -> RunOutput
     let arbiters: Vec<Arbiter> = (0..options.workers.max(1))
         .map(|_| Arbiter::new())
         .collect();
-    let mut shares: Vec<Vec<u32>> = vec![Vec::new(); arbiters.len()];
+    let of = arbiters.len();
+    let mut shares: Vec<Vec<u32>> = vec![Vec::new(); of];
     for p in &run.plan.participants {
-        // Whole rooms per worker: a room's members share a thread and so its recorder's clock.
-        shares[p.room as usize % arbiters.len()].push(p.id);
+        shares[Worker::for_room(p.room, of)].push(p.id);
     }
     let workers: Vec<Addr<Worker>> = arbiters
         .iter()
         .zip(shares)
-        .map(|(arbiter, ids)| {
+        .enumerate()
+        .map(|(index, (arbiter, ids))| {
             let run = run.clone();
-            Worker::start_in_arbiter(&arbiter.handle(), move |_| Worker::new(run, ids))
+            Worker::start_in_arbiter(&arbiter.handle(), move |_| Worker::new(run, ids, index, of))
         })
         .collect();
+    let fault_api = crate::fault_api::FaultApi::new(&run.base_url, run.keys.clone()).ok();
     Coordinator {
+        faults: run.plan.faults.iter().map(FaultRecord::pending).collect(),
+        fault_api,
         lifecycles: run.plan.lifecycles(),
         run,
         workers,
@@ -127,6 +135,10 @@ struct Coordinator {
     collecting: bool,
     started: Instant,
     done: Option<oneshot::Sender<RunOutput>>,
+    /// One record per planned fault.
+    faults: Vec<FaultRecord>,
+    /// The target's management API (server faults).
+    fault_api: Option<crate::fault_api::FaultApi>,
 }
 
 /// Ctrl-C was pressed.
@@ -139,6 +151,10 @@ impl Actor for Coordinator {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(TICK, |act, ctx| act.tick(ctx));
+        for (i, f) in self.run.plan.faults.iter().enumerate() {
+            let due = (self.run.start + f.at).saturating_duration_since(Instant::now());
+            ctx.run_later(due, move |act, ctx| act.fire(i, ctx));
+        }
         let deadline = self.options.deadline;
         ctx.run_later(deadline, |act, ctx| {
             if act.phase == Phase::Running {
@@ -181,6 +197,52 @@ impl Handler<Interrupt> for Coordinator {
 }
 
 impl Coordinator {
+    /// Fires planned fault `i` (index into the plan's faults).
+    fn fire(&mut self, i: usize, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Running {
+            self.faults[i].result = "skipped: the run was already stopping".into();
+            return;
+        }
+        let fault = self.run.plan.faults[i].clone();
+        self.run.fault_fired();
+        let record = &mut self.faults[i];
+        record.fired_s = Some(self.run.start.elapsed().as_secs_f64());
+        self.options.progress.note(&format!(
+            "fault {} `{}` fires",
+            fault.index,
+            fault.kind.name()
+        ));
+        if faults::through_participants(fault.kind) {
+            for w in &self.workers {
+                w.do_send(FireFault(i));
+            }
+            record.result = format!("sent to {} participants", fault.participants.len());
+            record.ok = true;
+            return;
+        }
+        let Some(api) = self.fault_api.clone() else {
+            record.result = "failed: the target's URL cannot be used for management calls".into();
+            return;
+        };
+        let (app, rooms) = (self.run.app.clone(), self.run.plan.rooms.clone());
+        let call = async move { faults::fire_on_server(&api, &fault, &app, &rooms).await };
+        ctx.spawn(call.into_actor(self).map(move |res, act, _| {
+            let record = &mut act.faults[i];
+            match res {
+                Ok(what) => {
+                    record.result = what;
+                    record.ok = true;
+                }
+                Err(why) => {
+                    act.options
+                        .progress
+                        .note(&format!("fault {} failed: {why}", record.index));
+                    record.result = format!("failed: {why}");
+                }
+            }
+        }));
+    }
+
     fn stop_arrivals(&mut self, _ctx: &mut Context<Self>) {
         self.phase = Phase::Stopping {
             abort_at: Instant::now() + self.options.leave_grace,
@@ -283,6 +345,7 @@ impl Coordinator {
                 end: act.end,
                 elapsed,
                 workers: act.workers.len(),
+                faults: std::mem::take(&mut act.faults),
             };
             let _ = done.send(output);
             ctx.stop();

@@ -21,16 +21,27 @@ pub struct Worker {
     /// Plan ids of this worker's participants, in arrival order.
     ids: Vec<u32>,
     stopping: Rc<Cell<bool>>,
+    /// This worker's index and the number of workers: it holds the rooms `room % of == index`.
+    index: usize,
+    of: usize,
 }
 
 impl Worker {
-    /// A worker for these participants (plan ids in arrival order).
-    pub fn new(run: Arc<RunContext>, ids: Vec<u32>) -> Self {
+    /// Worker `index` of `of`, for these participants (plan ids in arrival order).
+    pub fn new(run: Arc<RunContext>, ids: Vec<u32>, index: usize, of: usize) -> Self {
         Self {
             run,
             ids,
             stopping: Rc::new(Cell::new(false)),
+            index,
+            of: of.max(1),
         }
+    }
+
+    /// Which worker holds `room`: whole rooms per worker, so a room's members share a thread
+    /// and its recorder's clock.
+    pub fn for_room(room: u32, workers: usize) -> usize {
+        room as usize % workers.max(1)
     }
 }
 
@@ -111,6 +122,38 @@ impl Handler<StopArrivals> for Worker {
         self.stopping.set(true);
         for addr in registry::running() {
             addr.do_send(participant::Stop);
+        }
+    }
+}
+
+/// A scripted fault that acts through participants fires: each of its targets on this worker
+/// gets it; targets not running here now (not started yet, or finished) count as missed.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct FireFault(pub usize);
+
+impl Handler<FireFault> for Worker {
+    type Result = ();
+
+    fn handle(&mut self, FireFault(index): FireFault, _: &mut Self::Context) {
+        let plan = &self.run.plan;
+        let Some(fault) = plan.faults.get(index) else {
+            return;
+        };
+        let mut missed = 0;
+        for &id in &fault.participants {
+            let room = plan.participants[id as usize].room;
+            if Worker::for_room(room, self.of) != self.index {
+                continue;
+            }
+            match registry::get(id) {
+                Some(addr) => addr.do_send(participant::Inject(index)),
+                None => missed += 1,
+            }
+        }
+        if missed > 0 {
+            let index = fault.index;
+            recorder::record(|r| r.recovery.fault(index).missed += missed);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod recorder;
+pub mod recovery;
 
 use hdrhistogram::Histogram;
 
@@ -23,11 +24,19 @@ pub enum Metric {
     PeerGone,
     /// Intended start → actual start of a participant (the generator's own lateness).
     Lateness,
+    /// A scripted fault fired → a client notices the break (goes RECONNECTING).
+    Detect,
+    /// Break noticed (RECONNECTING) → RECONNECTED.
+    Reconnect,
+    /// Time spent in RECONNECTING, however it ended (RECONNECTED, 10007, a refusal, a leave).
+    Reconnecting,
+    /// A member's RECONNECTED → each other member's `user-reconnected` for it.
+    PeerReconnected,
 }
 
 impl Metric {
     /// Every metric, by [`Metric::index`].
-    pub const ALL: [Metric; 7] = [
+    pub const ALL: [Metric; 11] = [
         Metric::Connect,
         Metric::Join,
         Metric::TimeToConnected,
@@ -35,6 +44,10 @@ impl Metric {
         Metric::Leave,
         Metric::PeerGone,
         Metric::Lateness,
+        Metric::Detect,
+        Metric::Reconnect,
+        Metric::Reconnecting,
+        Metric::PeerReconnected,
     ];
 
     /// Dense index.
@@ -52,6 +65,10 @@ impl Metric {
             Metric::Leave => "leave",
             Metric::PeerGone => "peer_gone",
             Metric::Lateness => "lateness",
+            Metric::Detect => "detect",
+            Metric::Reconnect => "reconnect",
+            Metric::Reconnecting => "reconnecting",
+            Metric::PeerReconnected => "peer_reconnected",
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Interval {
     pub stays: Vec<Stay>,
     /// Per-room figures, by room index (grown on demand; a worker only touches its own rooms).
     pub rooms: Vec<RoomStat>,
+    /// Reconnects and faults.
+    pub recovery: super::recovery::RecoveryStats,
 }
 
 /// What one room went through: small enough to keep for every room of a large run.
@@ -101,6 +103,7 @@ impl Default for Interval {
             notices_unknown_user: 0,
             stays: Vec::new(),
             rooms: Vec::new(),
+            recovery: Default::default(),
         }
     }
 }
@@ -179,6 +182,7 @@ impl Interval {
         for (mine, theirs) in self.rooms.iter_mut().zip(&other.rooms) {
             mine.absorb(theirs);
         }
+        self.recovery.absorb(&other.recovery);
     }
 
     /// Lifecycles that have ended, whatever the outcome.

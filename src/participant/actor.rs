@@ -2,7 +2,9 @@
 //! the script's steps, and feeds frames to the sans-IO signaling driver.
 //!
 //! Everything it measures goes straight into its thread's recorder; the only messages it gets
-//! are [`Stop`] and [`Abort`]; the socket and timers are items of its own context.
+//! are [`Stop`], [`Abort`] and scripted faults ([`Inject`]); the socket and timers are items of
+//! its own context. Reconnecting (RECONNECTING → RECONNECTED or 10007) follows the pure policy
+//! in [`super::reconnect`].
 
 use std::sync::Arc;
 
@@ -10,15 +12,17 @@ use actix::prelude::*;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::context::RunContext;
+use super::faults::{Inject, NetFaults};
 use super::link::{Link, LinkEvent, Pump};
 use super::outcome::{FailureStage, Outcome};
 use super::presence::{self, Delay, Stay};
+use super::reconnect::{self, Loss, Policy, Reaction, Reauth, Retry};
 use super::registry;
 use super::state::{self, ConnectionEvent, ConnectionState, DisconnectReason};
 use crate::metrics::Metric;
 use crate::metrics::recorder::{self, Interval};
 use crate::plan::rng::SeededRng;
-use crate::scenario::{OutcomeKey, Step};
+use crate::scenario::{FaultKind, OutcomeKey, Step};
 use crate::signaling::{self, Action, JoinRequest, RoomEvent, SignalingDriver};
 use crate::transport::{self, Socket};
 
@@ -49,6 +53,35 @@ struct PendingNotice {
     at: u64,
     joined: bool,
 }
+
+/// Where a reconnect stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the next attempt.
+    Waiting,
+    /// Opening the new socket.
+    Opening,
+    /// Waiting for the re-auth answer.
+    Reauth,
+}
+
+/// A reconnect in progress (boxed: most participants never have one).
+struct Recovery {
+    policy: Policy,
+    /// RECONNECTING since (µs).
+    since_us: u64,
+    /// Attempts started.
+    attempts: u32,
+    attempt_started_us: u64,
+    phase: Phase,
+    /// The next attempt, or the current attempt's timeout.
+    timer: Option<SpawnHandle>,
+    /// Identifies the episode on the wire (`?rpcid=`), the same for all its attempts.
+    nonce: u64,
+}
+
+/// The SDK's join promise rejects with 21003 for these refusals of a first join.
+const PROMISE_21003_CODES: [u32; 6] = [10001, 10002, 10004, 10011, 10012, 10022];
 
 /// One simulated RTC client.
 pub struct Participant {
@@ -85,6 +118,18 @@ pub struct Participant {
     connected_once: bool,
     /// The current leave was started by [`Stop`], not by the script.
     leave_forced: bool,
+    /// The reconnect in progress (RECONNECTING), if any.
+    recovery: Option<Box<Recovery>>,
+    /// Client-side faults scripted on this participant's network, while they last.
+    net: Option<Box<NetFaults>>,
+    /// Last ping on the current socket (µs; 0: none yet, so no dead-server timer, as the SDK).
+    last_ping_us: u64,
+    ping_timer: Option<SpawnHandle>,
+    /// Peers seen that left since (slots): `seen` minus these is the current roster.
+    gone: Vec<u32>,
+    /// Peers shown as reconnecting (slot, since when): `user-reconnecting` without a
+    /// `user-reconnected` or `user-left` yet.
+    marks: Vec<(u32, u64)>,
 }
 
 impl Participant {
@@ -120,6 +165,12 @@ impl Participant {
             settled: false,
             connected_once: false,
             leave_forced: false,
+            recovery: None,
+            net: None,
+            last_ping_us: 0,
+            ping_timer: None,
+            gone: Vec::new(),
+            marks: Vec::new(),
         }
     }
 
@@ -184,7 +235,13 @@ impl Participant {
     }
 
     fn begin_join(&mut self, ctx: &mut Context<Self>) {
+        if self.recovery.is_some() {
+            // A script that joins again while still reconnecting gives the old session up first.
+            self.abandon_recovery(ctx);
+        }
         let now = self.run.now_us();
+        self.gone.clear();
+        self.marks.clear();
         self.join_started_us = now;
         self.user = self.run.plan.user_id(self.planned(), self.iteration);
         let room = &self.run.plan.rooms[self.planned().room as usize];
@@ -212,6 +269,13 @@ impl Participant {
 
     fn perform(&mut self, action: Action, ctx: &mut Context<Self>) {
         let run = self.run.clone();
+        if self.offline() {
+            let stage = match action {
+                Action::Fetch { .. } => FailureStage::TokenExchange,
+                Action::Open { .. } => FailureStage::Connect,
+            };
+            return self.fail(stage, "network down (scripted fault)", ctx);
+        }
         match action {
             Action::Fetch { url } => {
                 self.waiting = Waiting::Http;
@@ -279,10 +343,41 @@ impl Participant {
         if let Some(p) = self.pump.take() {
             ctx.cancel_future(p);
         }
+        if let Some(net) = &mut self.net {
+            net.held.clear(); // they belonged to the socket just closed
+        }
     }
 
-    /// What the pump saw on the socket.
+    /// What the pump saw on the socket (held back first while a delay fault lasts).
     pub(super) fn on_link(&mut self, event: LinkEvent, ctx: &mut Context<Self>) {
+        let now = self.run.now_us();
+        if let Some(net) = self.net.as_mut().filter(|n| n.holds(now)) {
+            net.hold(now, event);
+            if !net.release_armed {
+                self.arm_release(ctx);
+            }
+            return;
+        }
+        self.handle_link(event, ctx);
+    }
+
+    fn arm_release(&mut self, ctx: &mut Context<Self>) {
+        let Some(net) = self.net.as_mut() else { return };
+        let Some(due) = net.next_due() else { return };
+        net.release_armed = true;
+        let wait = due.saturating_sub(self.run.now_us());
+        ctx.run_later(std::time::Duration::from_micros(wait), |act, ctx| {
+            let now = act.run.now_us();
+            let Some(net) = act.net.as_mut() else { return };
+            net.release_armed = false;
+            for event in net.due(now) {
+                act.handle_link(event, ctx);
+            }
+            act.arm_release(ctx);
+        });
+    }
+
+    fn handle_link(&mut self, event: LinkEvent, ctx: &mut Context<Self>) {
         match event {
             LinkEvent::Frame(Message::Text(text)) => {
                 let mut out = Vec::new();
@@ -299,27 +394,59 @@ impl Participant {
             }
             LinkEvent::Frame(_) => {}
             // After our leave, the server may close first: the leave is done either way.
-            LinkEvent::Failed(_) | LinkEvent::Closed if self.waiting == Waiting::LeaveClose => {
+            LinkEvent::Failed(_) | LinkEvent::Closed(_) if self.waiting == Waiting::LeaveClose => {
                 self.pump = None;
                 self.leave_done(true, ctx)
             }
             _ if self.settled => {}
-            LinkEvent::Failed(e) => {
-                self.pump = None;
-                let stage = self.stage();
-                self.fail(stage, &e.to_string(), ctx)
-            }
-            LinkEvent::Closed => {
-                self.pump = None;
-                let stage = self.stage();
-                self.fail(stage, "server closed the socket", ctx)
-            }
+            LinkEvent::Failed(e) => self.link_ended(reconnect::ABNORMAL_CLOSE, &e.to_string(), ctx),
+            LinkEvent::Closed(code) => self.link_ended(code, "server closed the socket", ctx),
         }
+    }
+
+    /// The socket ended without our leave: a member reconnects (or waits, as the SDK does for
+    /// some codes), a reconnect attempt fails, anything else is a transport failure.
+    fn link_ended(&mut self, code: u16, why: &str, ctx: &mut Context<Self>) {
+        self.pump = None;
+        if self.recovery.is_some() {
+            self.link = None;
+            return self.attempt_failed(&format!("{why} (close {code})"), ctx);
+        }
+        if self.state.in_room() && self.waiting == Waiting::Idle {
+            self.link = None;
+            return self.lose(Loss::Closed(code), ctx);
+        }
+        let stage = self.stage();
+        self.fail(stage, why, ctx)
+    }
+
+    fn reauthing(&self) -> bool {
+        self.recovery
+            .as_ref()
+            .is_some_and(|r| r.phase == Phase::Reauth)
     }
 
     fn on_event(&mut self, event: RoomEvent, ctx: &mut Context<Self>) {
         let now = self.run.now_us();
         match event {
+            RoomEvent::Joined { peers } if self.reauthing() => self.resumed(&peers, now, ctx),
+            RoomEvent::JoinRefused { code } | RoomEvent::Disconnected { code }
+                if self.reauthing() =>
+            {
+                self.reauth_answer(code, ctx)
+            }
+            RoomEvent::Heartbeat => self.heartbeat(now, ctx),
+            RoomEvent::Disconnected {
+                code: reconnect::REAUTH_REQUESTED,
+            } if self.state.in_room() => {
+                recorder::record(|r| {
+                    *r.server_disconnects
+                        .entry(reconnect::REAUTH_REQUESTED)
+                        .or_default() += 1
+                });
+                self.close_socket(ctx);
+                self.lose(Loss::ReauthRequested, ctx);
+            }
             RoomEvent::Joined { peers } if self.waiting == Waiting::JoinAnswer => {
                 self.cancel_timer(ctx);
                 self.waiting = Waiting::Idle;
@@ -373,6 +500,9 @@ impl Participant {
                 recorder::record(|r| {
                     r.latency(Metric::Join, join_us);
                     *r.join_answers.entry(code).or_default() += 1;
+                    if PROMISE_21003_CODES.contains(&code) {
+                        r.recovery.join_rejected_21003 += 1;
+                    }
                     self.transition(
                         ConnectionEvent::Ended(DisconnectReason::Error { code: Some(code) }),
                         r,
@@ -384,6 +514,8 @@ impl Participant {
             }
             RoomEvent::UserJoined(peer) => self.notice(&peer.user, now, true),
             RoomEvent::UserLeft { user } => self.notice(&user, now, false),
+            RoomEvent::UserReconnecting { user } => self.peer_reconnecting(&user, now),
+            RoomEvent::UserReconnected { user } => self.peer_reconnected(&user, now),
             RoomEvent::Disconnected { code } if self.state.in_room() => {
                 self.cancel_timer(ctx);
                 let (reason, key) = match code {
@@ -413,9 +545,6 @@ impl Participant {
                 "join answer or disconnect out of turn",
                 ctx,
             ),
-            RoomEvent::UserReconnecting { .. }
-            | RoomEvent::UserReconnected { .. }
-            | RoomEvent::Heartbeat => {}
         }
     }
 
@@ -432,8 +561,16 @@ impl Participant {
         let Some(slot) = board.slot(user) else {
             return recorder::record(|r| r.notices_unknown_user += 1);
         };
-        if joined && !self.seen.contains(&slot) {
-            self.seen.push(slot);
+        if joined {
+            if !self.seen.contains(&slot) {
+                self.seen.push(slot);
+            }
+            self.gone.retain(|s| *s != slot);
+        } else {
+            if !self.gone.contains(&slot) {
+                self.gone.push(slot);
+            }
+            self.marks.retain(|(s, _)| *s != slot);
         }
         let delay = if joined {
             presence::visible_delay(board, slot, now)
@@ -501,8 +638,24 @@ impl Participant {
     }
 
     fn end_stay(&mut self, now: u64) {
+        let board = &self.run.boards[self.planned().room as usize];
         if self.slot != u32::MAX {
-            self.run.boards[self.planned().room as usize].leaving(self.slot, self.board_stamp, now);
+            board.leaving(self.slot, self.board_stamp, now);
+        }
+        // A peer still shown as reconnecting that came back after we marked it, and is still
+        // in the room: its `user-reconnected` never reached us.
+        let stale = self
+            .marks
+            .iter()
+            .filter(|(slot, since)| {
+                board.resumed_at(*slot).is_some_and(|at| at > *since)
+                    && board.answered_at(*slot).is_some()
+            })
+            .count() as u64;
+        self.marks.clear();
+        self.gone.clear();
+        if stale > 0 {
+            recorder::record(|r| r.recovery.stale_reconnecting += stale);
         }
         self.resolve_pending(false);
         let stay = Stay {
@@ -518,6 +671,10 @@ impl Participant {
     }
 
     fn begin_leave(&mut self, ctx: &mut Context<Self>) {
+        if self.recovery.is_some() {
+            return self.leave_while_reconnecting(ctx);
+        }
+        self.cancel_ping_timer(ctx);
         let now = self.run.now_us();
         self.leave_sent_us = now;
         self.end_stay(now);
@@ -561,7 +718,8 @@ impl Participant {
         self.cancel_timer(ctx);
         self.waiting = Waiting::Idle;
         let now = self.run.now_us();
-        if self.state.in_room() {
+        self.finish_recovery(now, |_| {}, ctx);
+        if self.state.in_room() || self.state == ConnectionState::Reconnecting {
             self.end_stay(now);
         }
         recorder::record(|r| {
@@ -584,6 +742,9 @@ impl Participant {
         }
         self.settled = true;
         self.cancel_timer(ctx);
+        self.cancel_ping_timer(ctx);
+        let now = self.run.now_us();
+        self.finish_recovery(now, |s| s.abandoned += 1, ctx);
         self.resolve_pending(true);
         let group = self.planned().group;
         let expected = expected
@@ -681,7 +842,7 @@ impl Handler<Stop> for Participant {
         self.stopping = true;
         match self.waiting {
             Waiting::LeaveClose => {}
-            _ if self.state.in_room() => {
+            _ if self.state.in_room() || self.recovery.is_some() => {
                 self.cancel_timer(ctx);
                 self.leave_forced = true;
                 self.begin_leave(ctx);
@@ -721,5 +882,480 @@ impl Handler<Abort> for Participant {
         self.close_socket(ctx);
         self.settle(OutcomeKey::Aborted, false, ctx);
         ctx.stop();
+    }
+}
+
+/// Heartbeats, breaks and reconnects: the SDK's behaviour, decided by [`reconnect::Policy`].
+impl Participant {
+    fn offline(&self) -> bool {
+        let now = self.run.now_us();
+        self.net.as_ref().is_some_and(|n| n.offline(now))
+    }
+
+    fn cancel_ping_timer(&mut self, ctx: &mut Context<Self>) {
+        if let Some(t) = self.ping_timer.take() {
+            ctx.cancel_future(t);
+        }
+        self.last_ping_us = 0;
+    }
+
+    /// A ping (re)arms the dead-server timer. One timer per participant, moved forward lazily:
+    /// it fires at most once per `ping_timeout` instead of being replaced on every ping.
+    fn heartbeat(&mut self, now: u64, ctx: &mut Context<Self>) {
+        if !self.state.in_room() {
+            return;
+        }
+        self.last_ping_us = now.max(1);
+        if self.ping_timer.is_none() {
+            self.arm_ping_timer(self.run.plan.reconnect.ping_timeout, ctx);
+        }
+    }
+
+    fn arm_ping_timer(&mut self, after: std::time::Duration, ctx: &mut Context<Self>) {
+        self.ping_timer = Some(ctx.run_later(after, |act, ctx| {
+            act.ping_timer = None;
+            if !act.state.in_room() || act.recovery.is_some() || act.last_ping_us == 0 {
+                return;
+            }
+            let timeout = act.run.plan.reconnect.ping_timeout.as_micros() as u64;
+            let due = act.last_ping_us + timeout;
+            let now = act.run.now_us();
+            if now < due {
+                act.arm_ping_timer(std::time::Duration::from_micros(due - now), ctx);
+            } else {
+                act.lose(Loss::PingTimeout, ctx);
+            }
+        }));
+    }
+
+    /// The connection of a member broke (its socket is already gone, except after a ping
+    /// timeout, where the SDK closes it itself a little later).
+    fn lose(&mut self, loss: Loss, ctx: &mut Context<Self>) {
+        let now = self.run.now_us();
+        let policy = Policy::new(self.run.plan.reconnect);
+        let Reaction::Reconnect {
+            close_old_after,
+            attempt_after,
+        } = policy.on_loss(loss)
+        else {
+            // The SDK ignores this close: the member stays CONNECTED on a dead socket until its
+            // ping timer fires (never, if no ping ever came).
+            self.close_socket(ctx);
+            return recorder::record(|r| {
+                *r.recovery.ignored_closes.entry(loss.name()).or_default() += 1
+            });
+        };
+        self.cancel_ping_timer(ctx);
+        if let Some(p) = self.pump.take() {
+            ctx.cancel_future(p);
+        }
+        if let Some(old) = self.link.take() {
+            self.park(old, close_old_after, ctx);
+        }
+        let detect = self
+            .run
+            .last_fault_us()
+            .filter(|at| *at <= now)
+            .map(|at| now - at);
+        recorder::record(|r| {
+            *r.recovery.losses.entry(loss.name()).or_default() += 1;
+            if let Some(us) = detect {
+                r.latency(Metric::Detect, us);
+            }
+            self.transition(ConnectionEvent::ConnectionLost, r);
+        });
+        self.recovery = Some(Box::new(Recovery {
+            policy,
+            since_us: now,
+            attempts: 0,
+            attempt_started_us: now,
+            phase: Phase::Waiting,
+            timer: None,
+            nonce: self.rng.next_u64(),
+        }));
+        self.schedule_attempt(attempt_after, ctx);
+    }
+
+    /// Keeps a socket the client is done with open for `after` (longer while the network is
+    /// down: a blackholed socket's close reaches nobody until the network is back), then drops it.
+    fn park(&mut self, link: Link, after: std::time::Duration, ctx: &mut Context<Self>) {
+        let now = self.run.now_us();
+        let offline_until = self.net.as_ref().map_or(0, |n| n.offline_until_us);
+        let due = (now + after.as_micros() as u64).max(offline_until);
+        if due <= now {
+            return drop(link);
+        }
+        ctx.run_later(std::time::Duration::from_micros(due - now), move |_, _| {
+            drop(link)
+        });
+    }
+
+    fn schedule_attempt(&mut self, after: std::time::Duration, ctx: &mut Context<Self>) {
+        let Some(rec) = self.recovery.as_mut() else {
+            return;
+        };
+        rec.phase = Phase::Waiting;
+        rec.timer = Some(ctx.run_later(after, |act, ctx| {
+            if let Some(rec) = act.recovery.as_mut() {
+                rec.timer = None;
+            }
+            act.attempt(ctx);
+        }));
+    }
+
+    fn attempt(&mut self, ctx: &mut Context<Self>) {
+        let now = self.run.now_us();
+        let offline = self.offline();
+        let Some(rec) = self.recovery.as_mut() else {
+            return;
+        };
+        rec.attempts += 1;
+        rec.attempt_started_us = now;
+        rec.phase = Phase::Opening;
+        let (attempt, nonce) = (rec.attempts, rec.nonce);
+        if offline {
+            return self.attempt_failed("network down (scripted fault)", ctx);
+        }
+        let Some(Action::Open { url }) = self.driver.resume(nonce) else {
+            return self.attempt_failed("the driver has nothing to resume with", ctx);
+        };
+        let timeout = self.run.plan.reconnect.request_timeout;
+        if let Some(rec) = self.recovery.as_mut() {
+            rec.timer = Some(ctx.run_later(timeout, |act, ctx| {
+                if let Some(rec) = act.recovery.as_mut() {
+                    rec.timer = None;
+                }
+                act.attempt_failed("no re-auth answer within the request timeout", ctx);
+            }));
+        }
+        self.connect_started_us = now;
+        let run = self.run.clone();
+        let fut = async move { transport::ws_open(&run.sources, &url).await };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+            let current = act
+                .recovery
+                .as_ref()
+                .is_some_and(|r| r.phase == Phase::Opening && r.attempts == attempt);
+            if !current {
+                return; // that attempt already timed out or the reconnect ended
+            }
+            match res {
+                Ok(ws) => {
+                    let connect_us = act.run.now_us().saturating_sub(act.connect_started_us);
+                    recorder::record(|r| r.latency(Metric::Connect, connect_us));
+                    act.link = Some(Link::new(ws));
+                    act.pump = Some(ctx.spawn(Pump));
+                    if let Some(rec) = act.recovery.as_mut() {
+                        rec.phase = Phase::Reauth;
+                    }
+                    let mut out = Vec::new();
+                    act.driver.on_socket_open(&mut out);
+                    act.send(out);
+                }
+                Err(e) => act.attempt_failed(&e.to_string(), ctx),
+            }
+        }));
+    }
+
+    fn attempt_failed(&mut self, why: &str, ctx: &mut Context<Self>) {
+        self.close_socket(ctx);
+        let now = self.run.now_us();
+        let Some(rec) = self.recovery.as_mut() else {
+            return;
+        };
+        if let Some(t) = rec.timer.take() {
+            ctx.cancel_future(t);
+        }
+        let since = std::time::Duration::from_micros(now.saturating_sub(rec.attempt_started_us));
+        let retry = rec.policy.on_attempt_failed(since);
+        recorder::record(|r| {
+            r.recovery.attempts_failed += 1;
+            if r.recovery.attempt_failure_example.is_none() {
+                r.recovery.attempt_failure_example = Some(why.to_string());
+            }
+        });
+        match retry {
+            Retry::After(d) => self.schedule_attempt(d, ctx),
+            Retry::GiveUp => self.end_reconnect(
+                DisconnectReason::Error {
+                    code: Some(crate::codes::RECONNECT_FAILED),
+                },
+                ctx,
+            ),
+        }
+    }
+
+    /// The re-auth succeeded: RECONNECTED, and the roster diffed with the new member list.
+    fn resumed(&mut self, peers: &[signaling::Peer], now: u64, ctx: &mut Context<Self>) {
+        let Some(mut rec) = self.recovery.take() else {
+            return;
+        };
+        if let Some(t) = rec.timer.take() {
+            ctx.cancel_future(t);
+        }
+        rec.policy.reset();
+        let room = self.planned().room as usize;
+        let board = &self.run.boards[room];
+        if self.slot != u32::MAX {
+            board.resumed(self.slot, now);
+        }
+        let listed: Vec<u32> = peers.iter().filter_map(|p| board.slot(&p.user)).collect();
+        let (mut joined, mut left) = (0, 0);
+        for s in &listed {
+            if !self.seen.contains(s) {
+                self.seen.push(*s);
+                joined += 1;
+            } else if self.gone.contains(s) {
+                self.gone.retain(|g| g != s);
+                joined += 1;
+            }
+        }
+        for s in &self.seen {
+            if !listed.contains(s) && !self.gone.contains(s) {
+                self.gone.push(*s);
+                self.marks.retain(|(m, _)| m != s);
+                left += 1;
+            }
+        }
+        let took = now - rec.since_us;
+        recorder::record(|r| {
+            r.latency(Metric::Reconnect, took);
+            r.latency(Metric::Reconnecting, took);
+            *r.recovery.attempts.entry(rec.attempts).or_default() += 1;
+            r.recovery.reconnected += 1;
+            r.recovery.roster_joined += joined;
+            r.recovery.roster_left += left;
+            r.recovery.recovered_at(now);
+            self.transition(ConnectionEvent::Accepted, r);
+        });
+        let mut out = Vec::new();
+        self.driver.resumed(&mut out);
+        self.send(out);
+    }
+
+    fn reauth_answer(&mut self, code: u32, ctx: &mut Context<Self>) {
+        let Some(rec) = self.recovery.as_mut() else {
+            return;
+        };
+        match rec.policy.on_reauth(code) {
+            Reauth::Resumed => {} // code 0 arrives as `Joined`
+            Reauth::Retry(retry) => {
+                self.close_socket(ctx);
+                match retry {
+                    Retry::After(d) => self.schedule_attempt(d, ctx),
+                    Retry::GiveUp => self.end_reconnect(
+                        DisconnectReason::Error {
+                            code: Some(crate::codes::RECONNECT_FAILED),
+                        },
+                        ctx,
+                    ),
+                }
+            }
+            Reauth::End(reason) => {
+                recorder::record(|r| {
+                    *r.recovery.refused.entry(code).or_default() += 1;
+                    r.recovery.unhandled_21003 += 1;
+                });
+                self.end_reconnect(reason, ctx);
+            }
+        }
+    }
+
+    /// Ends the recovery's clock: records the time spent RECONNECTING and the attempts made,
+    /// plus whatever `count` adds. `false` when there was no reconnect in progress.
+    fn finish_recovery(
+        &mut self,
+        now: u64,
+        count: impl FnOnce(&mut crate::metrics::recovery::RecoveryStats),
+        ctx: &mut Context<Self>,
+    ) -> bool {
+        let Some(mut rec) = self.recovery.take() else {
+            return false;
+        };
+        if let Some(t) = rec.timer.take() {
+            ctx.cancel_future(t);
+        }
+        recorder::record(|r| {
+            r.latency(Metric::Reconnecting, now.saturating_sub(rec.since_us));
+            *r.recovery.attempts.entry(rec.attempts).or_default() += 1;
+            count(&mut r.recovery);
+        });
+        true
+    }
+
+    /// The reconnect ended without coming back: DISCONNECTED with `reason`.
+    fn end_reconnect(&mut self, reason: DisconnectReason, ctx: &mut Context<Self>) {
+        let now = self.run.now_us();
+        let gave_up = reason
+            == DisconnectReason::Error {
+                code: Some(crate::codes::RECONNECT_FAILED),
+            };
+        self.finish_recovery(
+            now,
+            |s| {
+                if gave_up {
+                    s.gave_up += 1;
+                }
+            },
+            ctx,
+        );
+        self.close_socket(ctx);
+        self.end_stay(now);
+        let (key, code) = match reason {
+            DisconnectReason::KickedOut => (OutcomeKey::Kicked, crate::codes::KICKED),
+            DisconnectReason::Error { code: Some(c) } => (OutcomeKey::Code(c), c),
+            DisconnectReason::Error { code: None } | DisconnectReason::Leave => {
+                (OutcomeKey::Code(0), 0)
+            }
+        };
+        recorder::record(|r| self.transition(ConnectionEvent::Ended(reason), r));
+        let expected = match self.script_step() {
+            Some(Step::Hold { expect, .. }) => expect.contains(&code),
+            _ => false,
+        };
+        self.settle(key, expected, ctx);
+    }
+
+    /// Gives the reconnect up because the script moves on (DISCONNECTED LEAVE).
+    fn abandon_recovery(&mut self, ctx: &mut Context<Self>) {
+        let now = self.run.now_us();
+        self.finish_recovery(now, |s| s.abandoned += 1, ctx);
+        self.close_socket(ctx);
+        self.end_stay(now);
+        recorder::record(|r| self.transition(ConnectionEvent::Ended(DisconnectReason::Leave), r));
+    }
+
+    /// The script's leave (or a stop) while RECONNECTING: the SDK's `leave()` gives the
+    /// reconnect up; there is no session to say goodbye on.
+    fn leave_while_reconnecting(&mut self, ctx: &mut Context<Self>) {
+        self.abandon_recovery(ctx);
+        if self.leave_forced {
+            return self.settle(OutcomeKey::Aborted, false, ctx);
+        }
+        self.step += 1;
+        self.run_step(ctx);
+    }
+
+    fn peer_reconnecting(&mut self, user: &str, now: u64) {
+        let board = &self.run.boards[self.planned().room as usize];
+        if let Some(slot) = board.slot(user)
+            && !self.marks.iter().any(|(s, _)| *s == slot)
+        {
+            self.marks.push((slot, now));
+        }
+        recorder::record(|r| r.recovery.peer_reconnecting += 1);
+    }
+
+    fn peer_reconnected(&mut self, user: &str, now: u64) {
+        let board = &self.run.boards[self.planned().room as usize];
+        let slot = board.slot(user);
+        if let Some(slot) = slot {
+            self.marks.retain(|(s, _)| *s != slot);
+        }
+        let delay = slot.map(|s| presence::reconnected_delay(board, s, now));
+        recorder::record(|r| {
+            r.recovery.peer_reconnected += 1;
+            r.recovery.recovered_at(now);
+            match delay {
+                Some(Delay::Measured(us)) => r.latency(Metric::PeerReconnected, us),
+                Some(_) => {
+                    r.latency(Metric::PeerReconnected, 0);
+                    r.notices_before_reference += 1;
+                }
+                None => r.notices_unknown_user += 1,
+            }
+        });
+    }
+}
+
+impl Handler<Inject> for Participant {
+    type Result = ();
+
+    /// A scripted client-side fault (or a kick) reaches this participant: it applies only to a
+    /// member (in the room or reconnecting); otherwise it is counted as missed.
+    fn handle(&mut self, Inject(index): Inject, ctx: &mut Self::Context) {
+        let Some(fault) = self.run.plan.faults.get(index) else {
+            return;
+        };
+        let (kind, index) = (fault.kind, fault.index);
+        let member = !self.settled
+            && self.waiting != Waiting::LeaveClose
+            && (self.state.in_room() || self.recovery.is_some());
+        recorder::record(|r| {
+            let hits = r.recovery.fault(index);
+            if member {
+                hits.applied += 1;
+            } else {
+                hits.missed += 1;
+            }
+        });
+        if !member {
+            return;
+        }
+        let now = self.run.now_us();
+        let until = |d: std::time::Duration| now + d.as_micros() as u64;
+        match kind {
+            FaultKind::Reset { offline } => {
+                let net = self.net.get_or_insert_with(Default::default);
+                net.offline_until_us = net.offline_until_us.max(until(offline));
+                if let Some(link) = self.link.take() {
+                    link.reset_on_drop();
+                }
+                self.close_socket(ctx);
+                if self.recovery.is_some() {
+                    if self
+                        .recovery
+                        .as_ref()
+                        .is_some_and(|r| r.phase != Phase::Waiting)
+                    {
+                        self.attempt_failed("connection reset (scripted fault)", ctx);
+                    }
+                } else {
+                    self.lose(Loss::Closed(reconnect::ABNORMAL_CLOSE), ctx);
+                }
+            }
+            FaultKind::Blackhole { duration } => {
+                let end = until(duration);
+                let net = self.net.get_or_insert_with(Default::default);
+                net.offline_until_us = net.offline_until_us.max(end);
+                if let Some(link) = &mut self.link {
+                    link.freeze();
+                }
+                ctx.run_later(duration, |act, _| {
+                    if let Some(link) = &mut act.link {
+                        link.thaw();
+                    }
+                });
+            }
+            FaultKind::DelayFrames { by, duration } => {
+                let net = self.net.get_or_insert_with(Default::default);
+                net.delay_until_us = net.delay_until_us.max(until(duration));
+                net.delay = by;
+            }
+            FaultKind::Kick => self.kick_self(index, ctx),
+            // Server-wide faults are the coordinator's; a participant never gets them.
+            _ => {}
+        }
+    }
+}
+
+impl Participant {
+    /// Kicks this participant through the server's management API (as an admin would).
+    fn kick_self(&mut self, index: usize, ctx: &mut Context<Self>) {
+        let Some(api) = self.run.fault_api.clone() else {
+            return recorder::record(|r| r.recovery.fault(index).failed += 1);
+        };
+        let (app, room, user) = (
+            self.run.app.clone(),
+            self.run.plan.rooms[self.planned().room as usize].clone(),
+            self.user.clone(),
+        );
+        let call = async move { api.kick(&app, &room, &user).await };
+        ctx.spawn(call.into_actor(self).map(move |res, _, _| {
+            if let Err(err) = res {
+                tracing::debug!(%err, "kick failed");
+                recorder::record(|r| r.recovery.fault(index).failed += 1);
+            }
+        }));
     }
 }

@@ -2,6 +2,7 @@
 //! clock and the rooms' presence boards.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::presence::RoomBoard;
@@ -38,6 +39,11 @@ pub struct RunContext {
     pub join_timeout: Duration,
     /// A leave waits this long for the server to close before closing itself.
     pub leave_timeout: Duration,
+    /// When the latest scripted fault fired (µs since start, plus one; 0: none yet): the
+    /// reference of `detect`.
+    pub last_fault: AtomicU64,
+    /// The target's management API, for kicks (`None` if its URL cannot be used for it).
+    pub fault_api: Option<crate::fault_api::FaultApi>,
 }
 
 impl RunContext {
@@ -65,6 +71,7 @@ impl RunContext {
             .map(|u| RoomBoard::new(u.iter().map(String::as_str)))
             .collect();
         Self {
+            fault_api: crate::fault_api::FaultApi::new(&base_url, keys.clone()).ok(),
             plan,
             base_url: base_url.trim_end_matches('/').to_string(),
             app,
@@ -79,7 +86,18 @@ impl RunContext {
             sources,
             join_timeout: crate::plan::JOIN_TIMEOUT,
             leave_timeout: crate::plan::LEAVE_TIMEOUT,
+            last_fault: AtomicU64::new(0),
         }
+    }
+
+    /// Notes that a scripted fault fires now.
+    pub fn fault_fired(&self) {
+        self.last_fault.store(self.now_us() + 1, Ordering::Release);
+    }
+
+    /// When the latest scripted fault fired (µs since start), if one has.
+    pub fn last_fault_us(&self) -> Option<u64> {
+        self.last_fault.load(Ordering::Acquire).checked_sub(1)
     }
 
     /// Microseconds since the run started.

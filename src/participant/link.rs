@@ -23,6 +23,10 @@ pub struct Link {
     outbox: VecDeque<Message>,
     unflushed: bool,
     waker: Option<Waker>,
+    /// Blackholed: the pump neither reads nor writes until thawed.
+    frozen: bool,
+    /// The code of the close frame received, if any.
+    close_code: Option<u16>,
 }
 
 impl Link {
@@ -33,6 +37,40 @@ impl Link {
             outbox: VecDeque::new(),
             unflushed: false,
             waker: None,
+            frozen: false,
+            close_code: None,
+        }
+    }
+
+    /// Stops all traffic (a blackholed network): nothing is read or written, the socket stays open.
+    pub fn freeze(&mut self) {
+        self.frozen = true;
+    }
+
+    /// Resumes traffic after [`Link::freeze`]: what queued up meanwhile flows again.
+    pub fn thaw(&mut self) {
+        self.frozen = false;
+        if let Some(w) = &self.waker {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Whether traffic is stopped.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// The close code the client reports for this socket's end: the close frame's code, 1005 for
+    /// a close frame without one, 1006 when it ended without a close frame.
+    pub fn close_code(&self) -> u16 {
+        self.close_code
+            .unwrap_or(crate::participant::reconnect::ABNORMAL_CLOSE)
+    }
+
+    /// Arranges for the socket to be reset (RST) when dropped, as a dying network does.
+    pub fn reset_on_drop(&self) {
+        if let Err(err) = crate::sockopt::reset_on_close(self.ws.get_ref()) {
+            tracing::debug!(%err, "SO_LINGER not set; the socket closes normally");
         }
     }
 
@@ -72,10 +110,10 @@ impl Link {
 pub enum LinkEvent {
     /// A frame arrived.
     Frame(Message),
-    /// Reading or writing failed.
+    /// Reading or writing failed (the client reports 1006).
     Failed(WsError),
-    /// The socket closed (after the close handshake, or abruptly).
-    Closed,
+    /// The socket closed with this code (1005: close frame without a code).
+    Closed(u16),
 }
 
 /// The actor future that drives a participant's [`Link`]; it ends when the socket does or when
@@ -95,6 +133,10 @@ impl ActorFuture<Participant> for Pump {
             let Some(link) = act.link_mut() else {
                 return Poll::Ready(());
             };
+            if link.frozen {
+                link.waker = Some(task.waker().clone());
+                return Poll::Pending;
+            }
             if !link
                 .waker
                 .as_ref()
@@ -108,9 +150,20 @@ impl ActorFuture<Participant> for Pump {
             }
             let event = match Pin::new(&mut link.ws).poll_next(task) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(msg))) => LinkEvent::Frame(msg),
+                Poll::Ready(Some(Ok(msg))) => {
+                    if let Message::Close(frame) = &msg {
+                        link.close_code = Some(
+                            frame
+                                .as_ref()
+                                .map_or(crate::participant::reconnect::NO_STATUS_CLOSE, |f| {
+                                    u16::from(f.code)
+                                }),
+                        );
+                    }
+                    LinkEvent::Frame(msg)
+                }
                 Poll::Ready(Some(Err(e))) => LinkEvent::Failed(e),
-                Poll::Ready(None) => LinkEvent::Closed,
+                Poll::Ready(None) => LinkEvent::Closed(link.close_code()),
             };
             let last = !matches!(event, LinkEvent::Frame(_));
             act.on_link(event, ctx);

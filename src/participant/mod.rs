@@ -7,17 +7,22 @@
 //! | [`context`] | what all participants of a run share (plan, target, keys, clock, boards) |
 //! | [`link`] | the participant's WebSocket, driven inside the actor by one pump |
 //! | [`state`] | the pure connection state machine |
+//! | [`reconnect`] | the pure reconnect policy (close codes, attempts, re-auth answers) |
+//! | [`faults`] | client-side faults applied to a participant's network |
 //! | [`presence`] | per-room presence boards and the end-of-run presence check |
 //! | [`outcome`] | the one outcome each lifecycle ends with |
 //! | [`registry`] | the participants running on this worker thread |
 
 pub mod actor;
 pub mod context;
+pub mod faults;
 pub mod link;
 pub mod outcome;
 pub mod presence;
+pub mod reconnect;
 pub mod registry;
 pub mod state;
 
 pub use actor::{Abort, Participant, Stop};
 pub use context::RunContext;
+pub use faults::Inject;

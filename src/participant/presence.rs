@@ -16,6 +16,8 @@ pub struct RoomBoard {
     slots: HashMap<Box<str>, u32>,
     answered_at: Box<[AtomicU64]>,
     left_at: Box<[AtomicU64]>,
+    /// When each slot's session last came back RECONNECTED (the reference of `peer_reconnected`).
+    resumed_at: Box<[AtomicU64]>,
 }
 
 /// Time stamps are microseconds since the run started, plus one, so that 0 means "unset".
@@ -36,6 +38,7 @@ impl RoomBoard {
             slots,
             answered_at: (0..n).map(|_| AtomicU64::new(0)).collect(),
             left_at: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            resumed_at: (0..n).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -69,6 +72,19 @@ impl RoomBoard {
     /// When `slot`'s current session was answered (µs since start), if it is in the room.
     pub fn answered_at(&self, slot: u32) -> Option<u64> {
         match self.answered_at[slot as usize].load(Ordering::Acquire) {
+            0 => None,
+            s => Some(s - 1),
+        }
+    }
+
+    /// Records that `slot`'s session came back RECONNECTED at `us`.
+    pub fn resumed(&self, slot: u32, us: u64) {
+        self.resumed_at[slot as usize].store(stamp(us), Ordering::Release);
+    }
+
+    /// When `slot`'s session last came back RECONNECTED (µs since start), if ever.
+    pub fn resumed_at(&self, slot: u32) -> Option<u64> {
+        match self.resumed_at[slot as usize].load(Ordering::Acquire) {
             0 => None,
             s => Some(s - 1),
         }
@@ -109,6 +125,16 @@ pub fn gone_delay(board: &RoomBoard, slot: u32, now: u64) -> Delay {
         Some(at) if at <= now => Delay::Measured(now - at),
         Some(_) => Delay::BeforeReference,
         None => Delay::Pending,
+    }
+}
+
+/// `user-reconnected` for `slot` received at `now`: measured from the peer's own RECONNECTED.
+/// The two happen on different threads, so the notice may be processed first; it then counts as
+/// zero delay (and apart), as for `user-joined`.
+pub fn reconnected_delay(board: &RoomBoard, slot: u32, now: u64) -> Delay {
+    match board.resumed_at(slot) {
+        Some(at) if at <= now => Delay::Measured(now - at),
+        _ => Delay::BeforeReference,
     }
 }
 

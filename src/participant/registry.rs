@@ -22,6 +22,11 @@ pub fn unregister(id: u32) {
     RUNNING.with(|r| r.borrow_mut().remove(&id));
 }
 
+/// The participant `id` if it runs on this thread.
+pub fn get(id: u32) -> Option<Addr<Participant>> {
+    RUNNING.with(|r| r.borrow().get(&id).cloned())
+}
+
 /// Addresses of the participants running on this thread.
 pub fn running() -> Vec<Addr<Participant>> {
     RUNNING.with(|r| r.borrow().values().cloned().collect())

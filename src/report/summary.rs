@@ -70,6 +70,17 @@ pub struct Summary {
     pub intended_arrivals: Vec<u32>,
     /// Per-room figures, worst first (most unexpected outcomes, then slowest join).
     pub rooms: Vec<RoomRow>,
+    /// Reconnects, what peers saw of them, and the SDK's promise views of refusals.
+    #[serde(default)]
+    pub recovery: crate::metrics::recovery::RecoveryStats,
+    /// From the last fault that fired to the last recovery event (a RECONNECTED or a peer's
+    /// `user-reconnected`), µs: how long until presence had converged again. `None` when no
+    /// fault fired or nothing recovered after it.
+    #[serde(default)]
+    pub recovery_converged_after_us: Option<u64>,
+    /// Scripted faults: when each fired, what it did and whom it reached.
+    #[serde(default)]
+    pub faults: Vec<FaultReport>,
     /// The embedded server's own counters (absent for external targets).
     pub server: Option<ServerCounters>,
     /// Each check the scenario implies, with its result.
@@ -78,6 +89,16 @@ pub struct Summary {
     pub thresholds: Vec<crate::threshold::ThresholdResult>,
     /// `pass` when every expectation holds and the run was not interrupted.
     pub verdict: Verdict,
+}
+
+/// One scripted fault as it happened.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FaultReport {
+    /// When it fired and what it did.
+    #[serde(flatten)]
+    pub record: crate::coordinator::faults::FaultRecord,
+    /// Whom it reached (client faults and kick).
+    pub hits: crate::metrics::recovery::FaultHits,
 }
 
 /// One room's figures.
@@ -308,6 +329,43 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
             });
         }
     }
+    let faults: Vec<FaultReport> = out
+        .faults
+        .iter()
+        .map(|record| FaultReport {
+            record: record.clone(),
+            hits: total
+                .recovery
+                .faults
+                .get(&record.index)
+                .copied()
+                .unwrap_or_default(),
+        })
+        .collect();
+    for f in &faults {
+        let r = &f.record;
+        expectations.push(Expectation {
+            name: format!("fault {} `{}` applied", r.index, r.kind),
+            passed: r.ok && f.hits.failed == 0,
+            detail: match (f.hits.applied + f.hits.missed + f.hits.failed, r.ok) {
+                (0, _) | (_, false) => r.result.clone(),
+                _ => format!(
+                    "{}; {} hit, {} not in a room, {} failed",
+                    r.result, f.hits.applied, f.hits.missed, f.hits.failed
+                ),
+            },
+        });
+    }
+    let last_fault_us = out
+        .faults
+        .iter()
+        .filter_map(|f| f.fired_s)
+        .map(|s| (s * 1e6) as u64)
+        .max();
+    let recovery_converged_after_us = match (last_fault_us, total.recovery.last_recovery_us) {
+        (Some(fault), last) if last > fault => Some(last - fault),
+        _ => None,
+    };
     let mut observations = crate::threshold::Observations::from_aggregate(&out.aggregate);
     observations.presence_errors = Some(presence_errors);
     let thresholds: Vec<crate::threshold::ThresholdResult> = scenario
@@ -400,6 +458,9 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
         interval_histograms: out.aggregate.intervals.clone(),
         intended_arrivals: plan.arrivals_per_second(),
         rooms: room_rows(plan, &total.rooms),
+        recovery: total.recovery.clone(),
+        recovery_converged_after_us,
+        faults,
         server: meta.server,
         expectations,
         thresholds,
@@ -524,6 +585,7 @@ mod tests {
             end,
             elapsed: Duration::from_secs(1),
             workers: 1,
+            faults: Vec::new(),
         }
     }
 

@@ -132,6 +132,7 @@ pub fn render(s: &Summary) -> String {
         s.presence.notices_before_reference,
         s.presence.notices_unresolved
     );
+    recovery(&mut o, s);
     if let Some(server) = &s.server {
         let a: Vec<String> = server
             .auths
@@ -184,4 +185,99 @@ pub fn render(s: &Summary) -> String {
         }
     );
     o
+}
+
+fn counts<K: std::fmt::Display>(m: &std::collections::BTreeMap<K, u64>) -> String {
+    let parts: Vec<String> = m.iter().map(|(k, n)| format!("{k}×{n}")).collect();
+    parts.join(" ")
+}
+
+/// Faults and reconnects: printed only when the run had any.
+fn recovery(o: &mut String, s: &Summary) {
+    let r = &s.recovery;
+    if s.faults.is_empty() && r.is_empty() {
+        return;
+    }
+    if !s.faults.is_empty() {
+        let _ = writeln!(o, "\nfaults");
+        for f in &s.faults {
+            let fired = f
+                .record
+                .fired_s
+                .map_or_else(|| "never".to_string(), |t| format!("{t:.1}s"));
+            let hits = if f.hits == Default::default() {
+                String::new()
+            } else {
+                format!(
+                    " · {} hit, {} not in a room, {} failed",
+                    f.hits.applied, f.hits.missed, f.hits.failed
+                )
+            };
+            let _ = writeln!(
+                o,
+                "  [{}] #{} {} at {:.1}s (fired {fired}): {}{hits}",
+                if f.record.ok { "ok" } else { "FAIL" },
+                f.record.index,
+                f.record.kind,
+                f.record.at_s,
+                f.record.result
+            );
+        }
+    }
+    if r.episodes() > 0 || !r.losses.is_empty() {
+        let _ = writeln!(
+            o,
+            "reconnects: {} RECONNECTED, {} gave up (10007), refused {}, {} abandoned · breaks by cause {}",
+            r.reconnected,
+            r.gave_up,
+            if r.refused.is_empty() {
+                "0".to_string()
+            } else {
+                counts(&r.refused)
+            },
+            r.abandoned,
+            counts(&r.losses)
+        );
+        let _ = writeln!(
+            o,
+            "  attempts per reconnect {} · {} attempts failed{}",
+            counts(&r.attempts),
+            r.attempts_failed,
+            r.attempt_failure_example
+                .as_ref()
+                .map_or_else(String::new, |e| format!(" (first: {e})"))
+        );
+    }
+    if !r.ignored_closes.is_empty() {
+        let _ = writeln!(
+            o,
+            "  closes the SDK ignores (waits for its ping timer): {}",
+            counts(&r.ignored_closes)
+        );
+    }
+    if r.peer_reconnecting + r.peer_reconnected + r.roster_joined + r.roster_left > 0 {
+        let _ = writeln!(
+            o,
+            "  peers saw: user-reconnecting {} · user-reconnected {} · after re-auth diff: joined {}, left {} · stale reconnecting views {}",
+            r.peer_reconnecting,
+            r.peer_reconnected,
+            r.roster_joined,
+            r.roster_left,
+            r.stale_reconnecting
+        );
+    }
+    if let Some(us) = s.recovery_converged_after_us {
+        let _ = writeln!(
+            o,
+            "  presence converged {} after the last fault",
+            format_us(us)
+        );
+    }
+    if r.join_rejected_21003 + r.unhandled_21003 > 0 {
+        let _ = writeln!(
+            o,
+            "  SDK promise view (21003): {} rejected joins, {} unhandled rejections after refused re-auths",
+            r.join_rejected_21003, r.unhandled_21003
+        );
+    }
 }

@@ -120,6 +120,12 @@ pub trait SignalingDriver {
     ) -> Result<Option<RoomEvent>, DriverError>;
     /// Leave the room: frames to send before closing the socket.
     fn leave(&mut self, out: &mut Vec<String>);
+    /// Restore a broken session: the socket to open (then [`SignalingDriver::on_socket_open`]
+    /// re-authenticates with what the last successful auth handed out). `nonce` identifies the
+    /// reconnect episode (the same for all its attempts). `None`: nothing to resume with.
+    fn resume(&mut self, nonce: u64) -> Option<Action>;
+    /// The re-auth succeeded (RECONNECTED): frames the client sends then.
+    fn resumed(&mut self, out: &mut Vec<String>);
 }
 
 /// A driver of `kind`.

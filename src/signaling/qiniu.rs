@@ -15,6 +15,7 @@ pub struct QiniuDriver {
     user_data: String,
     access_token: String,
     reconntoken: String,
+    signaling_url: String,
     auth_rpcid: String,
     next_rpcid: u32,
 }
@@ -121,6 +122,7 @@ impl SignalingDriver for QiniuDriver {
             .or(claims.signalingurl2)
             .ok_or_else(|| bad("accessToken names no signalingurl2"))?;
         self.access_token = answer.access_token;
+        self.signaling_url.clone_from(&url);
         Ok(Action::Open { url })
     }
 
@@ -206,6 +208,27 @@ impl SignalingDriver for QiniuDriver {
     fn leave(&mut self, out: &mut Vec<String>) {
         out.push("disconnect={}".to_string());
     }
+
+    /// As the Web SDK does: the same signaling URL with `rpcid=<16 hex>` added, the same
+    /// access token (no new token exchange) and the last reconnect token.
+    fn resume(&mut self, nonce: u64) -> Option<Action> {
+        if self.reconntoken.is_empty() || self.signaling_url.is_empty() {
+            return None;
+        }
+        let sep = if self.signaling_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        Some(Action::Open {
+            url: format!("{}{sep}rpcid={nonce:016x}", self.signaling_url),
+        })
+    }
+
+    /// The SDK re-announces its (here: no) tracks after a re-auth.
+    fn resumed(&mut self, out: &mut Vec<String>) {
+        out.push(r#"mute-tracks={"tracks":[]}"#.to_string());
+    }
 }
 
 #[cfg(test)]
@@ -240,6 +263,52 @@ mod tests {
             }
         );
         d
+    }
+
+    #[test]
+    fn resume_reopens_the_same_url_with_rpcid_and_reauths_with_the_reconntoken() {
+        let mut d = joined_driver();
+        assert_eq!(
+            d.resume(1),
+            None,
+            "nothing to resume before a successful auth"
+        );
+        let mut out = Vec::new();
+        d.on_socket_open(&mut out);
+        let frame::ClientMessage::Auth(first) = frame::parse(&out[0]).unwrap() else {
+            panic!("auth expected")
+        };
+        let res = frame::auth_ok(&first.rpcid, "t1", &[]);
+        assert!(matches!(
+            d.on_text(&res, &mut out),
+            Ok(Some(RoomEvent::Joined { .. }))
+        ));
+        assert_eq!(
+            d.resume(0xab),
+            Some(Action::Open {
+                url: "ws://127.0.0.1:9/signaling?rpcid=00000000000000ab".into()
+            })
+        );
+        out.clear();
+        d.on_socket_open(&mut out);
+        let frame::ClientMessage::Auth(again) = frame::parse(&out[0]).unwrap() else {
+            panic!("auth expected")
+        };
+        assert_eq!(
+            again.token, first.token,
+            "same access token, no new exchange"
+        );
+        assert_eq!(again.reconntoken.as_deref(), Some("t1"));
+        assert_ne!(again.rpcid, first.rpcid);
+        // A refusal of the re-auth is reported with its code; a success hands a new token.
+        let refused = frame::error_res("auth", &again.rpcid, 10004, "expired");
+        assert_eq!(
+            d.on_text(&refused, &mut out).unwrap(),
+            Some(RoomEvent::JoinRefused { code: 10004 })
+        );
+        out.clear();
+        d.resumed(&mut out);
+        assert_eq!(out, [r#"mute-tracks={"tracks":[]}"#]);
     }
 
     #[test]

@@ -484,3 +484,38 @@ fn dry_run_prints_the_compiled_plan() {
         .unwrap();
     assert_eq!(out.stdout, again.stdout);
 }
+
+#[test]
+fn dry_run_lists_tuned_reconnect_settings_and_faults_in_time_order() {
+    let out = roomstorm()
+        .args(["run", "--dry-run", "tests/fixtures/good/faults-all.yaml"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("reconnect: ping_timeout 5s, close_delay 0s, retry_delay 500ms, request_timeout 2s, attempts 5"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("faults: 10\n"), "{stdout}");
+    for line in [
+        "20.000s fault[0] reset: 15 participants, offline 3s",
+        "fault[2] blackhole: 2 participants of group members in 5 of 10 rooms, for 12s",
+        "fault[4] kick: 1 participant of group hosts",
+        "fault[5] drop_connections: 20% of open connections",
+        "fault[8] close_rooms: 2 rooms of 10",
+        "70.000s fault[9] restart: whole server, outage 5s",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in {stdout}");
+    }
+    // A scenario with neither shows neither.
+    let plain = roomstorm()
+        .args(["run", "--dry-run", "scenarios/mass-join.yaml"])
+        .output()
+        .unwrap();
+    let plain = String::from_utf8_lossy(&plain.stdout);
+    assert!(
+        !plain.contains("reconnect:") && !plain.contains("faults:"),
+        "{plain}"
+    );
+}

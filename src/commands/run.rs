@@ -89,7 +89,8 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
     }
 }
 
-/// The `--dry-run` text: target, rooms, groups, lifecycles and the arrival timeline.
+/// The `--dry-run` text: target, rooms, groups, lifecycles, reconnect settings and faults, and
+/// the arrival timeline.
 pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> String {
     let mut o = String::new();
     let target = match (target, &scenario.target) {
@@ -143,6 +144,7 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
             );
         }
     }
+    describe_faults(&mut o, scenario, plan);
     let per_second = plan.arrivals_per_second();
     let peak = per_second.iter().copied().max().unwrap_or(0);
     let _ = writeln!(o, "arrivals per second (peak {peak}):");
@@ -155,4 +157,68 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
         let _ = writeln!(o, "  {t:>4}s {n:>6} {}", "#".repeat(bar));
     }
     o
+}
+
+/// Reconnect settings (when tuned) and one line per fault: when, what, whom it hits (as counted
+/// by the plan, so a share that rounds to few participants shows) and for how long.
+fn describe_faults(o: &mut String, scenario: &Scenario, plan: &Plan) {
+    use crate::scenario::{FaultKind, ReconnectSettings};
+    let d = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let r = &plan.reconnect;
+    if *r != ReconnectSettings::SDK {
+        let _ = writeln!(
+            o,
+            "reconnect: ping_timeout {}, close_delay {}, retry_delay {}, request_timeout {}, attempts {}",
+            d(r.ping_timeout),
+            d(r.close_delay),
+            d(r.retry_delay),
+            d(r.request_timeout),
+            r.attempts
+        );
+    }
+    if plan.faults.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "faults: {}", plan.faults.len());
+    for f in &plan.faults {
+        let scope = scenario.faults.get(f.index).map(|f| &f.scope);
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let mut whom = match f.kind {
+            FaultKind::CloseRooms => {
+                format!("{} of {}", plural(f.rooms.len(), "room"), plan.rooms.len())
+            }
+            FaultKind::DropConnections => format!("{}% of open connections", f.share * 100.0),
+            FaultKind::Stall { .. } | FaultKind::AuthLatency { .. } | FaultKind::Restart { .. } => {
+                "whole server".to_string()
+            }
+            _ => plural(f.participants.len(), "participant"),
+        };
+        if let Some(scope) = scope {
+            if let Some(g) = scope.group.and_then(|g| plan.groups.get(usize::from(g))) {
+                let _ = write!(whom, " of group {}", g.name);
+            }
+            if let Some(share) = scope.rooms {
+                let n = plan::faults::share_of(share, plan.rooms.len());
+                let _ = write!(whom, " in {} of {} rooms", n, plan.rooms.len());
+            }
+        }
+        let how = match f.kind {
+            FaultKind::Reset { offline } => format!(", offline {}", d(offline)),
+            FaultKind::Blackhole { duration } | FaultKind::Stall { duration } => {
+                format!(", for {}", d(duration))
+            }
+            FaultKind::DelayFrames { by, duration } | FaultKind::AuthLatency { by, duration } => {
+                format!(", +{} for {}", d(by), d(duration))
+            }
+            FaultKind::Restart { outage } => format!(", outage {}", d(outage)),
+            FaultKind::Kick | FaultKind::DropConnections | FaultKind::CloseRooms => String::new(),
+        };
+        let _ = writeln!(
+            o,
+            "  {:>8} fault[{}] {}: {whom}{how}",
+            format!("{:.3}s", f.at.as_secs_f64()),
+            f.index,
+            f.kind.name()
+        );
+    }
 }

@@ -7,12 +7,14 @@
 //! | `reader` | typed reads that record a problem instead of failing |
 //! | `validate` | the top level, targets, rooms, sizes and weights, the file-wide checks |
 //! | `group`, `arrival`, `script` | one group, its arrival model, its steps and expectations |
+//! | `faults` | the `reconnect` settings and the scripted `faults`, checked against the target |
 //! | `interpolate`, `suggest` | `${ENV}` in credentials; "did you mean" |
 //! | [`problem`] | [`Problem`] and [`ScenarioErrors`] |
 //! | [`schema`] | the JSON Schema of the format, for editors |
 //! | [`model`] | the validated types |
 
 mod arrival;
+mod faults;
 mod group;
 mod interpolate;
 pub mod model;

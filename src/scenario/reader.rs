@@ -388,6 +388,56 @@ impl<'e> Reader<'e> {
         Some(rate)
     }
 
+    /// A share of a whole: `30%` (0 to 100 percent) or a plain number in `0..=1`; zero only
+    /// when `allow_zero`. Faults use it for "how many of the participants or rooms".
+    pub fn share(&mut self, f: &Field, allow_zero: bool) -> Option<f64> {
+        let scalar = f.node.scalar().filter(|_| !f.node.is_null());
+        let parsed = scalar.and_then(|s| {
+            let text = s.text.trim();
+            match text.strip_suffix('%') {
+                Some(number) => {
+                    let n: f64 = number.trim().parse().ok()?;
+                    n.is_finite().then_some((n / 100.0, true, text))
+                }
+                None if s.plain => {
+                    let n: f64 = text.parse().ok()?;
+                    n.is_finite().then_some((n, false, text))
+                }
+                None => None,
+            }
+        });
+        let Some((share, percent, text)) = parsed else {
+            self.wrong_type(f, "a share such as 30% or a number from 0 to 1");
+            return None;
+        };
+        let (low, high) = if percent { ("0%", "100%") } else { ("0", "1") };
+        if share < 0.0 {
+            self.problem(
+                f.mark(),
+                &f.path,
+                format!("must be at least {low}, found `{text}`"),
+            );
+            return None;
+        }
+        if share > 1.0 {
+            self.problem(
+                f.mark(),
+                &f.path,
+                format!("must be at most {high}, found `{text}`"),
+            );
+            return None;
+        }
+        if share == 0.0 && !allow_zero {
+            self.problem(
+                f.mark(),
+                &f.path,
+                format!("a share of {low} hits nothing: raise it or remove the fault"),
+            );
+            return None;
+        }
+        Some(share)
+    }
+
     /// One of `allowed` words (index into it), with a suggestion when misspelt.
     pub fn word(&mut self, f: &Field, allowed: &[&str]) -> Option<usize> {
         let text = f

@@ -8,6 +8,7 @@
 use serde_json::{Value, json};
 
 use super::arrival::KINDS;
+use super::faults::{FAULT_KINDS, MAX_ATTEMPTS, RULES, Use};
 use super::group::{ORDERS, PERMISSIONS, TOKEN_KINDS};
 use super::script::{KNOWN_CODES, OUTCOMES};
 use super::validate::DRIVERS;
@@ -221,6 +222,78 @@ pub fn json_schema() -> Value {
             "auth_delay": {"$ref": "#/$defs/duration", "description": "Injected latency before every join answer (0 by default): to check that a slower server is noticed."}
         }
     });
+    let share = json!({
+        "description": "A share: a percentage such as 30% or a number in (0, 1]; 0 is refused (it would hit nothing).",
+        "oneOf": [
+            {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*%\s*$"}
+        ],
+        "examples": ["30%", 0.5]
+    });
+    let reconnect = json!({
+        "description": "How participants restore a broken connection: `sdk` (the Web SDK 4.3.1's behaviour, the default) or the settings to change from it.",
+        "oneOf": [
+            {"const": "sdk"},
+            {
+                "type": "object", "additionalProperties": false,
+                "properties": {
+                    "ping_timeout": {"$ref": "#/$defs/duration", "description": "No ping for this long → reconnect (default 9s); longer than the embedded server's ping_interval."},
+                    "close_delay": {"$ref": "#/$defs/duration", "description": "The old socket is closed this long after the ping timer fires (default 1s; may be 0s)."},
+                    "retry_delay": {"$ref": "#/$defs/duration", "description": "Delay before reconnecting after close codes 1001/1005/1011/1013 or disconnect 10052 (default 1s)."},
+                    "request_timeout": {"$ref": "#/$defs/duration", "description": "Delay after 1006/1012/1014, and how long one attempt may take (default 5s)."},
+                    "attempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS, "description": "Failed attempts before giving up with 10007 (default 3)."}
+                }
+            }
+        ]
+    });
+    // Which keys each kind takes, from the validator's own table.
+    let per_kind: Vec<Value> = FAULT_KINDS
+        .iter()
+        .zip(RULES.iter())
+        .map(|(kind, rule)| {
+            let mut required = Vec::new();
+            let mut forbidden = Vec::new();
+            for (key, usage) in [
+                ("share", rule.share),
+                ("for", rule.duration),
+                ("by", rule.by),
+            ] {
+                match usage {
+                    Use::Required => required.push(key),
+                    Use::Optional => {}
+                    Use::Forbidden => forbidden.push(key),
+                }
+            }
+            if !rule.narrow {
+                forbidden.extend(["group", "rooms"]);
+            }
+            let forbidden: Vec<Value> =
+                forbidden.iter().map(|k| json!({"required": [k]})).collect();
+            let mut then = json!({"required": required});
+            if !forbidden.is_empty() {
+                then["not"] = json!({"anyOf": forbidden});
+            }
+            json!({
+                "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                "then": then
+            })
+        })
+        .collect();
+    let fault = json!({
+        "description": "A fault injected at `at`; which other keys apply depends on `kind` (docs/scenarios.md, \"Faults\").",
+        "type": "object", "additionalProperties": false,
+        "required": ["at", "kind"],
+        "properties": {
+            "at": {"$ref": "#/$defs/duration", "description": "When, from the run's start; before the deadline."},
+            "kind": {"enum": FAULT_KINDS, "description": "Client faults: reset, blackhole, delay_frames. Management API: kick. Reference server extension: drop_connections, stall, auth_latency, close_rooms, restart."},
+            "share": {"allOf": [{"$ref": "#/$defs/share"}], "description": "How many of the eligible participants (client faults, kick), of the rooms (close_rooms) or of the open connections (drop_connections)."},
+            "group": {"type": "string", "description": "Only participants of this group (client faults and kick)."},
+            "rooms": {"allOf": [{"$ref": "#/$defs/share"}], "description": "Only participants in this share of the rooms, chosen by the seed (client faults and kick)."},
+            "for": {"$ref": "#/$defs/duration", "description": "How long: reset's offline time (default 0s), the length of blackhole, delay_frames, stall and auth_latency, restart's outage."},
+            "by": {"$ref": "#/$defs/duration", "description": "Added delay (delay_frames, auth_latency)."}
+        },
+        "allOf": per_kind
+    });
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://roomstorm.invalid/scenario.schema.json",
@@ -244,9 +317,13 @@ pub fn json_schema() -> Value {
                 "properties": {
                     "embedded": embedded,
                     "url": {"type": "string", "pattern": "^http://.+", "description": "HTTP base URL of an already running server (TLS is not supported yet)."},
-                    "driver": {"enum": DRIVERS, "description": "Signaling protocol of the external server (default qiniu)."}
+                    "driver": {"enum": DRIVERS, "description": "Signaling protocol of the external server (default qiniu)."},
+                    "fault_api": {"type": "boolean", "description": "The external server is `roomstorm serve` with the fault-injection extension, so server faults beyond kick may be scripted (default false)."}
                 },
-                "oneOf": [{"required": ["embedded"], "not": {"required": ["driver"]}}, {"required": ["url"]}]
+                "oneOf": [
+                    {"required": ["embedded"], "not": {"anyOf": [{"required": ["driver"]}, {"required": ["fault_api"]}]}},
+                    {"required": ["url"]}
+                ]
             },
             "app": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$", "description": "App id rooms live in (default roomstorm)."},
             "credentials": {
@@ -276,6 +353,11 @@ pub fn json_schema() -> Value {
                         "abort_on_fail": {"type": "boolean", "description": "End the run as soon as the threshold fails for good."}
                     }}
                 ]}
+            },
+            "reconnect": {"$ref": "#/$defs/reconnect"},
+            "faults": {
+                "type": "array", "items": {"$ref": "#/$defs/fault"},
+                "description": "Faults injected at scenario times: client faults, kicks, and (embedded or `fault_api: true` targets) server faults."
             }
         },
         "$defs": {
@@ -284,7 +366,10 @@ pub fn json_schema() -> Value {
             "hold": hold,
             "step": step,
             "arrival": arrival,
-            "group": group
+            "group": group,
+            "share": share,
+            "reconnect": reconnect,
+            "fault": fault
         }
     })
 }
@@ -362,6 +447,35 @@ mod tests {
     }
 
     #[test]
+    fn the_schema_knows_which_keys_each_fault_kind_takes() {
+        let validator = jsonschema::draft202012::new(&json_schema()).unwrap();
+        let with_faults = |faults: &str| {
+            let text = format!(
+                "version: 1\nname: f\ndeadline: 1m\nrooms: {{ count: 1 }}\ngroups:\n  - {{ name: g, per_room: 1, arrival: {{ burst: {{}} }}, script: [join, leave] }}\nfaults:\n{faults}"
+            );
+            validator.is_valid(&to_json(&raw::parse(&text).unwrap().unwrap()))
+        };
+        assert!(with_faults(
+            "  - { at: 1s, kind: reset, share: 30%, group: g, rooms: 0.5, for: 1s }\n"
+        ));
+        assert!(with_faults(
+            "  - { at: 1s, kind: delay_frames, share: 1, by: 1s, for: 1s }\n"
+        ));
+        assert!(with_faults("  - { at: 1s, kind: stall, for: 1s }\n"));
+        for bad in [
+            "  - { at: 1s, kind: reset, share: 30%, by: 1s }\n",
+            "  - { at: 1s, kind: stall, share: 30%, for: 1s }\n",
+            "  - { at: 1s, kind: kick }\n",
+            "  - { at: 1s, kind: kick, share: 0 }\n",
+            "  - { at: 1s, kind: close_rooms, share: 50%, rooms: 50% }\n",
+            "  - { at: 1s, kind: restart }\n",
+            "  - { kind: stall, for: 1s }\n",
+        ] {
+            assert!(!with_faults(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn the_schema_refuses_unknown_keys_and_shapes() {
         let validator = jsonschema::draft202012::new(&json_schema()).unwrap();
         for bad in [
@@ -369,6 +483,9 @@ mod tests {
             "wrong-type",
             "missing-key",
             "weight-without-participants",
+            "faults-kinds-and-keys",
+            "faults-fault-api",
+            "reconnect-word",
         ] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("tests/fixtures/bad")

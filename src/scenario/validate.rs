@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::faults;
 use super::group::{self, SizeSpec};
 use super::interpolate::interpolate;
 use super::model::{
@@ -29,6 +30,8 @@ pub(crate) const KEYS: &[&str] = &[
     "participants",
     "groups",
     "thresholds",
+    "reconnect",
+    "faults",
 ];
 /// Keys of `target.embedded`.
 pub(crate) const EMBEDDED_KEYS: &[&str] = &[
@@ -119,7 +122,11 @@ fn read(r: &mut Reader, root: &Field) -> Option<Scenario> {
     };
     let target = match m.get("target") {
         Some(f) => target(r, &f),
-        None => Some((Target::Embedded(EmbeddedServer::default()), None)),
+        None => Some(TargetRead {
+            target: Target::Embedded(EmbeddedServer::default()),
+            url_mark: None,
+            ping_interval_mark: None,
+        }),
     };
     let app = match m.get("app") {
         Some(f) => r.string(&f).and_then(|app| {
@@ -138,7 +145,12 @@ fn read(r: &mut Reader, root: &Field) -> Option<Scenario> {
     let credentials = match m.get("credentials") {
         Some(f) => credentials(r, &f).map(Some),
         None => {
-            if let Some((Target::External { .. }, Some(url_mark))) = &target {
+            if let Some(TargetRead {
+                target: Target::External { .. },
+                url_mark: Some(url_mark),
+                ..
+            }) = &target
+            {
                 r.problem(*url_mark, "credentials", "an external target (`target.url`) needs `credentials` with `access_key` and `secret_key`");
             }
             Some(None)
@@ -155,21 +167,60 @@ fn read(r: &mut Reader, root: &Field) -> Option<Scenario> {
         Some(f) => thresholds(r, &f),
         None => Some(Vec::new()),
     };
-    let groups_field = m.required(r, "groups", "a list of participant groups")?;
-    let items = r.seq(&groups_field, "a list of participant groups")?;
-    if items.is_empty() {
-        r.problem(
-            groups_field.mark(),
-            &groups_field.path,
-            "needs at least one group",
-        );
-        return None;
-    }
-    let mut drafts = Vec::with_capacity(items.len());
-    for item in &items {
+    let items = m
+        .required(r, "groups", "a list of participant groups")
+        .and_then(|groups_field| {
+            let items = r.seq(&groups_field, "a list of participant groups")?;
+            if items.is_empty() {
+                r.problem(
+                    groups_field.mark(),
+                    &groups_field.path,
+                    "needs at least one group",
+                );
+                return None;
+            }
+            Some(items)
+        });
+    let mut drafts = Vec::with_capacity(items.as_ref().map_or(0, Vec::len));
+    for item in items.iter().flatten() {
         drafts.push(group::read(r, item));
     }
     check_unique_names(r, &drafts);
+    let reconnect_field = m.get("reconnect");
+    let ping_interval = match &target {
+        Some(TargetRead {
+            target: Target::Embedded(e),
+            ping_interval_mark,
+            ..
+        }) => Some((e.ping_interval, *ping_interval_mark)),
+        _ => None,
+    };
+    let reconnect = match &reconnect_field {
+        Some(f) => faults::reconnect(r, f, ping_interval.map(|(d, _)| d)),
+        None => Some(crate::scenario::ReconnectSettings::SDK),
+    };
+    if let Some((interval, Some(mark))) = ping_interval
+        && !faults::sets_ping_timeout(reconnect_field.as_ref())
+    {
+        faults::check_ping_interval(r, interval, mark);
+    }
+    let fault_list = match m.get("faults") {
+        Some(f) => {
+            let cx = faults::Context {
+                deadline,
+                target: target.as_ref().map(|t| &t.target),
+                groups: items.as_ref().map(|_| {
+                    drafts
+                        .iter()
+                        .map(|d| d.as_ref().and_then(|d| d.name.as_deref()))
+                        .collect()
+                }),
+            };
+            faults::faults(r, &f, &cx)
+        }
+        None => Some(Vec::new()),
+    };
+    let items = items?;
     let sizes = resolve_sizes(
         r,
         &drafts,
@@ -194,11 +245,11 @@ fn read(r: &mut Reader, root: &Field) -> Option<Scenario> {
         seed: seed?,
         deadline: deadline?,
         leave_grace: leave_grace?,
-        target: target?.0,
+        target: target?.target,
         app: app?,
         credentials: credentials?,
-        reconnect: crate::scenario::ReconnectSettings::SDK,
-        faults: Vec::new(),
+        reconnect: reconnect?,
+        faults: fault_list?,
         rooms,
         groups,
         thresholds: thresholds?,
@@ -260,9 +311,18 @@ fn thresholds(r: &mut Reader, f: &Field) -> Option<Vec<crate::threshold::Thresho
     ok.then_some(out)
 }
 
-/// The target, and where `url` is written when it is external.
-fn target(r: &mut Reader, f: &Field) -> Option<(Target, Option<Mark>)> {
-    let m = r.map(f, Some(&["embedded", "url", "driver"]))?;
+/// The target as read, with the positions later checks point at.
+struct TargetRead {
+    target: Target,
+    /// Where `url` is written (external targets).
+    url_mark: Option<Mark>,
+    /// Where `embedded.ping_interval` is written, when it is.
+    ping_interval_mark: Option<Mark>,
+}
+
+/// The target, and where `url` or `embedded.ping_interval` is written.
+fn target(r: &mut Reader, f: &Field) -> Option<TargetRead> {
+    let m = r.map(f, Some(&["embedded", "url", "driver", "fault_api"]))?;
     let (kind, body) = m.exactly_one(r, &["embedded", "url"])?;
     if kind == "embedded" {
         if m.has("driver") {
@@ -270,6 +330,13 @@ fn target(r: &mut Reader, f: &Field) -> Option<(Target, Option<Mark>)> {
                 m.key_mark("driver"),
                 &m.field.child("driver"),
                 "`driver` applies to an external `url` only",
+            );
+        }
+        if m.has("fault_api") {
+            r.problem(
+                m.key_mark("fault_api"),
+                &m.field.child("fault_api"),
+                "`fault_api` applies to an external `url` only: the embedded server always has the fault-injection extension",
             );
         }
         let e = r.map_or_empty(&body, EMBEDDED_KEYS)?;
@@ -295,8 +362,8 @@ fn target(r: &mut Reader, f: &Field) -> Option<(Target, Option<Mark>)> {
             Some(f) => r.duration(&f),
             None => Some(d.auth_delay),
         };
-        return Some((
-            Target::Embedded(EmbeddedServer {
+        return Some(TargetRead {
+            target: Target::Embedded(EmbeddedServer {
                 max_users: max_users?,
                 no_auto_kick_user: no_auto_kick_user?,
                 ping_interval: ping_interval?,
@@ -305,8 +372,9 @@ fn target(r: &mut Reader, f: &Field) -> Option<(Target, Option<Mark>)> {
                 empty_room_close: empty_room_close?,
                 auth_delay: auth_delay?,
             }),
-            None,
-        ));
+            url_mark: None,
+            ping_interval_mark: e.get("ping_interval").map(|f| f.mark()),
+        });
     }
     let url = r.string(&body).and_then(|url| {
         let host = url.strip_prefix("http://");
@@ -322,14 +390,19 @@ fn target(r: &mut Reader, f: &Field) -> Option<(Target, Option<Mark>)> {
         Some(f) => r.word(&f, DRIVERS).map(|_| DriverKind::Qiniu),
         None => Some(DriverKind::Qiniu),
     };
-    Some((
-        Target::External {
+    let fault_api = match m.get("fault_api") {
+        Some(f) => r.boolean(&f),
+        None => Some(false),
+    };
+    Some(TargetRead {
+        target: Target::External {
             url: url?,
             driver: driver?,
-            fault_api: false,
+            fault_api: fault_api?,
         },
-        Some(body.mark()),
-    ))
+        url_mark: Some(body.mark()),
+        ping_interval_mark: None,
+    })
 }
 
 fn credentials(r: &mut Reader, f: &Field) -> Option<KeyPair> {

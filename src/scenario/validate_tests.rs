@@ -34,8 +34,42 @@ fn full_scenario_becomes_the_exact_model() {
         Target::External {
             url: "http://127.0.0.1:7788".into(),
             driver: DriverKind::Qiniu,
-            fault_api: false,
+            fault_api: true,
         }
+    );
+    assert_eq!(
+        s.reconnect,
+        ReconnectSettings {
+            ping_timeout: secs(15),
+            close_delay: Duration::from_millis(500),
+            retry_delay: secs(2),
+            request_timeout: secs(8),
+            attempts: 10,
+        }
+    );
+    // File order is kept; the plan orders by time.
+    assert_eq!(
+        s.faults,
+        vec![
+            Fault {
+                at: secs(60),
+                kind: FaultKind::Stall { duration: secs(3) },
+                scope: FaultScope {
+                    share: 1.0,
+                    group: None,
+                    rooms: None
+                },
+            },
+            Fault {
+                at: secs(30),
+                kind: FaultKind::Reset { offline: secs(2) },
+                scope: FaultScope {
+                    share: 0.25,
+                    group: Some(1),
+                    rooms: Some(0.5)
+                },
+            },
+        ]
     );
     assert_eq!(s.app, "app1");
     assert_eq!(s.credentials, Some(KeyPair::new("ak-1", "s$-sk-2")));
@@ -195,6 +229,84 @@ fn full_scenario_becomes_the_exact_model() {
 }
 
 #[test]
+fn every_fault_kind_becomes_the_exact_model() {
+    let text = include_str!("../../tests/fixtures/good/faults-all.yaml");
+    let s = parse(text, "faults-all.yaml", &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.reconnect,
+        ReconnectSettings {
+            ping_timeout: secs(5),
+            close_delay: Duration::ZERO,
+            retry_delay: Duration::from_millis(500),
+            request_timeout: secs(2),
+            attempts: 5,
+        }
+    );
+    let ms = Duration::from_millis;
+    let everyone = |share| FaultScope {
+        share,
+        group: None,
+        rooms: None,
+    };
+    let f = |at, kind, scope| Fault {
+        at: secs(at),
+        kind,
+        scope,
+    };
+    assert_eq!(
+        s.faults,
+        vec![
+            f(20, FaultKind::Reset { offline: secs(3) }, everyone(0.3)),
+            f(
+                25,
+                FaultKind::Reset {
+                    offline: Duration::ZERO
+                },
+                everyone(0.1)
+            ),
+            f(
+                30,
+                FaultKind::Blackhole { duration: secs(12) },
+                FaultScope {
+                    share: 0.1,
+                    group: Some(0),
+                    rooms: Some(0.5)
+                }
+            ),
+            f(
+                35,
+                FaultKind::DelayFrames {
+                    by: ms(200),
+                    duration: secs(10)
+                },
+                everyone(0.5)
+            ),
+            f(
+                40,
+                FaultKind::Kick,
+                FaultScope {
+                    share: 0.05,
+                    group: Some(1),
+                    rooms: None
+                }
+            ),
+            f(45, FaultKind::DropConnections, everyone(0.2)),
+            f(50, FaultKind::Stall { duration: secs(4) }, everyone(1.0)),
+            f(
+                55,
+                FaultKind::AuthLatency {
+                    by: ms(300),
+                    duration: secs(20)
+                },
+                everyone(1.0)
+            ),
+            f(60, FaultKind::CloseRooms, everyone(0.2)),
+            f(70, FaultKind::Restart { outage: secs(5) }, everyone(1.0)),
+        ]
+    );
+}
+
+#[test]
 fn minimal_scenario_takes_every_default() {
     let text = include_str!("../../tests/fixtures/good/minimal.yaml");
     let s = parse(text, "minimal.yaml", &env).unwrap_or_else(|e| panic!("{e}"));
@@ -204,6 +316,8 @@ fn minimal_scenario_takes_every_default() {
     assert_eq!(s.target, Target::Embedded(EmbeddedServer::default()));
     assert_eq!(s.app, "roomstorm");
     assert_eq!(s.credentials, None);
+    assert_eq!(s.reconnect, ReconnectSettings::SDK);
+    assert!(s.faults.is_empty());
     assert_eq!(s.rooms.name.source(), "room-{index}");
     assert_eq!(s.groups[0].arrival, Arrival::Burst { at: Duration::ZERO });
 }

@@ -13,7 +13,10 @@
 //!            | "codes." CODE              join answers and server disconnects with CODE
 //!            | "outcomes." ("completed" | "aborted" | "kicked" | "transport_error" | CODE)
 //!            | "presence.errors"
+//!            | "reconnects." ("reconnected" | "gave_up" | "refused" | "abandoned"
+//!                           | "stale_views" | "unhandled_21003")      value: a whole number
 //! METRIC    := connect | join | time_to_connected | peer_visible | leave | peer_gone | lateness
+//!            | detect | reconnect | reconnecting | peer_reconnected
 //! stat      := "p" PERCENT (p50, p90, p99, p99.9, p99.99 …, 0 < PERCENT ≤ 100)
 //!            | "min" | "max" | "mean" | "count"
 //! ```
@@ -47,6 +50,40 @@ enum Subject {
     Code(u32),
     Outcome(String),
     PresenceErrors,
+    Reconnects(ReconnectCount),
+}
+
+/// Reconnect counters a threshold can judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReconnectCount {
+    Reconnected,
+    GaveUp,
+    Refused,
+    Abandoned,
+    StaleViews,
+    Unhandled21003,
+}
+
+impl ReconnectCount {
+    const NAMES: [(&'static str, ReconnectCount); 6] = [
+        ("reconnected", ReconnectCount::Reconnected),
+        ("gave_up", ReconnectCount::GaveUp),
+        ("refused", ReconnectCount::Refused),
+        ("abandoned", ReconnectCount::Abandoned),
+        ("stale_views", ReconnectCount::StaleViews),
+        ("unhandled_21003", ReconnectCount::Unhandled21003),
+    ];
+
+    fn of(self, r: &crate::metrics::recovery::RecoveryStats) -> u64 {
+        match self {
+            ReconnectCount::Reconnected => r.reconnected,
+            ReconnectCount::GaveUp => r.gave_up,
+            ReconnectCount::Refused => r.refused.values().sum(),
+            ReconnectCount::Abandoned => r.abandoned,
+            ReconnectCount::StaleViews => r.stale_reconnecting,
+            ReconnectCount::Unhandled21003 => r.unhandled_21003,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -215,13 +252,23 @@ fn subject(text: &str) -> Result<Subject, ThresholdError> {
         },
         "presence" if rest == "errors" => Subject::PresenceErrors,
         "presence" => return Err(err(rest_at, "expected presence.errors")),
+        "reconnects" => match ReconnectCount::NAMES.iter().find(|(n, _)| *n == rest) {
+            Some((_, c)) => Subject::Reconnects(*c),
+            None => {
+                let names: Vec<&str> = ReconnectCount::NAMES.iter().map(|(n, _)| *n).collect();
+                return Err(err(
+                    rest_at,
+                    format!("expected reconnects.{}", names.join(" | ")),
+                ));
+            }
+        },
         metric => {
             let Some(m) = Metric::ALL.iter().find(|m| m.name() == metric) else {
                 let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
                 return Err(err(
                     0,
                     format!(
-                        "unknown subject `{metric}`; expected one of {}, errors, codes, outcomes, presence",
+                        "unknown subject `{metric}`; expected one of {}, errors, codes, outcomes, presence, reconnects",
                         names.join(", ")
                     ),
                 ));
@@ -266,6 +313,8 @@ pub struct Observations {
     pub outcomes: BTreeMap<String, u64>,
     /// Presence errors (known only at the end).
     pub presence_errors: Option<u64>,
+    /// Reconnect counters.
+    pub recovery: crate::metrics::recovery::RecoveryStats,
 }
 
 impl Observations {
@@ -278,6 +327,7 @@ impl Observations {
                 .iter()
                 .map(|m| (m.name().to_string(), agg.histogram(*m).clone()))
                 .collect(),
+            recovery: total.recovery.clone(),
             ..Default::default()
         };
         for (&(_, key, expected), &n) in &total.outcomes {
@@ -346,6 +396,7 @@ impl Threshold {
             Subject::Code(c) => o.codes.get(c).copied().unwrap_or(0) as f64,
             Subject::Outcome(name) => o.outcomes.get(name).copied().unwrap_or(0) as f64,
             Subject::PresenceErrors => o.presence_errors? as f64,
+            Subject::Reconnects(c) => c.of(&o.recovery) as f64,
         })
     }
 
@@ -378,6 +429,8 @@ impl Threshold {
         let monotone = match &self.subject {
             Subject::Latency { stat, .. } => matches!(stat, Stat::Max | Stat::Count),
             Subject::PresenceErrors => false,
+            // Stale views are counted at the end of stays, not as they happen.
+            Subject::Reconnects(ReconnectCount::StaleViews) => false,
             _ => true,
         };
         let upper = matches!(self.op, Op::Lt | Op::Le);
@@ -426,6 +479,12 @@ mod tests {
             codes: BTreeMap::from([(10011, 200)]),
             outcomes: BTreeMap::from([("completed".to_string(), 800), ("10011".to_string(), 200)]),
             presence_errors: Some(0),
+            recovery: crate::metrics::recovery::RecoveryStats {
+                reconnected: 150,
+                gave_up: 3,
+                refused: BTreeMap::from([(10004, 2), (10012, 1)]),
+                ..Default::default()
+            },
         }
     }
 
@@ -451,6 +510,11 @@ mod tests {
             ("outcomes.10011 > 199", true, "200"),
             ("presence.errors == 0", true, "0"),
             ("  lateness.p99 < 5ms  ", false, "no samples"),
+            ("reconnects.reconnected == 150", true, "150"),
+            ("reconnects.gave_up == 0", false, "3"),
+            ("reconnects.refused == 3", true, "3"),
+            ("reconnects.stale_views == 0", true, "0"),
+            ("reconnect.p99 < 10s", false, "no samples"),
         ];
         for (text, passed, observed) in cases {
             let t = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -480,6 +544,7 @@ mod tests {
             ("codes.10011 == 2.5", 15, "expected a whole number"),
             ("join < 1s", 0, "expected `<metric>.<stat>`"),
             ("presence.gaps == 0", 9, "expected presence.errors"),
+            ("reconnects.total == 0", 11, "expected reconnects.reconnected"),
         ];
         for (text, offset, message) in cases {
             let e = parse(text).unwrap_err();

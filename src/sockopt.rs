@@ -66,7 +66,18 @@ mod tests {
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         super::set_int(&sock, libc::SOL_SOCKET, libc::SO_RCVBUF, 8192).unwrap();
         assert!(super::set_int(&sock, libc::SOL_SOCKET, -1, 1).is_err());
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        super::zero_linger(&tcp).unwrap();
+    }
+
+    #[test]
+    fn zero_linger_makes_close_a_reset() {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        super::zero_linger(&accepted.as_raw_fd()).unwrap();
+        drop(accepted);
+        let err = client.read(&mut [0u8; 8]).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
     }
 }

@@ -103,12 +103,14 @@ pub async fn serve_connection(
                 tracing::trace!(%err, "http connection ended with an error");
             }
         }
-        _ = faults.restarted() => {
-            // The connection future still owns the socket (it hands it over only as it
-            // completes), so `fd` is open here; it is closed, with a reset, as the future drops.
+        () = async {
+            faults.restarted().await;
+            // Set inside this branch's future: `select!` drops the connection future (closing
+            // the socket) before a branch's handler runs. The connection still owns the socket
+            // here (it hands it over only as it completes), so `fd` is open, and it is closed,
+            // with a reset, as the connection drops.
             let _ = crate::sockopt::zero_linger(&fd);
-            return;
-        }
+        } => return,
     }
     let down = restart_after.load(Relaxed);
     if down != u64::MAX {

@@ -25,6 +25,7 @@
 //! | [`credentials`] | key pairs from flags, environment or a file; secrets never printable |
 //! | [`token`] | RoomToken mint/verify (HMAC-SHA1 over the payload as received) |
 //! | [`mac`] | Qiniu Mac request signing for management APIs |
+//! | [`fault_api`] | typed client for a server's management API: fault injection (roomstorm extension), kick, room close |
 //! | [`server`] | the embedded reference room server (signaling, rooms, management API) |
 //! | [`ids`] | random identifiers |
 //! | [`sockopt`] | socket options std does not expose |

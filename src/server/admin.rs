@@ -8,10 +8,17 @@
 //! | `DELETE /v3/apps/<app>/rooms/<room>/users/<user>` | kick (10006) |
 //! | `GET /v3/apps/<app>/rooms?prefix=&offset=&limit=` | active rooms |
 //! | `POST /roomstorm/v1/apps/<app>/rooms/<room>/close` | **extension**: close a room (10012) |
+//! | `GET /roomstorm/v1/faults` | **extension**: fault state (also the probe for fault support) |
+//! | `POST /roomstorm/v1/faults/drop` | **extension**: reset `share` of the members' sockets (`seed`) |
+//! | `POST /roomstorm/v1/faults/stall` | **extension**: freeze every signaling socket for `forMs` |
+//! | `POST /roomstorm/v1/faults/auth-latency` | **extension**: `delayMs` more per `auth` for `forMs` |
+//! | `POST /roomstorm/v1/faults/restart` | **extension**: crash (reset everything), listen again after `downMs` |
 //!
-//! Bodies are accepted form-encoded (the Python SDK) or as JSON (the other SDKs).
+//! Bodies are accepted form-encoded (the Python SDK) or as JSON (the other SDKs). The extension
+//! routes are roomstorm's own, not Qiniu API; `docs/protocol.md` §9 specifies them.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Limited};
@@ -22,6 +29,7 @@ use serde_json::{Value, json};
 
 use super::ServerState;
 use super::config::AppSettings;
+use super::faults::{self, FaultState, MAX_FAULT_DURATION, RestartAfterResponse};
 use super::http::{HttpResponse, error, json as json_response};
 use super::rooms::{AppMeta, RoomLookupError};
 use crate::mac::{self, SignedParts};
@@ -122,8 +130,110 @@ pub async fn handle(req: Request<Incoming>, state: &ServerState) -> HttpResponse
                 }
             })
         }
+        (_, ["roomstorm", "v1", "faults", ..]) if fields.malformed => {
+            error(400, "the body is not a JSON object")
+        }
+        (&Method::GET, ["roomstorm", "v1", "faults"]) => {
+            json_response(StatusCode::OK, &fault_state_json(state.faults.state()))
+        }
+        (&Method::POST, ["roomstorm", "v1", "faults", "drop"]) => drop_fault(state, &fields),
+        (&Method::POST, ["roomstorm", "v1", "faults", "stall"]) => stall_fault(state, &fields),
+        (&Method::POST, ["roomstorm", "v1", "faults", "auth-latency"]) => {
+            auth_latency_fault(state, &fields)
+        }
+        (&Method::POST, ["roomstorm", "v1", "faults", "restart"]) => restart_fault(&fields),
         _ => error(404, "no such management route"),
     }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn fault_state_json(s: FaultState) -> Value {
+    json!({
+        "stalledForMs": millis(s.stalled_for),
+        "authLatencyMs": millis(s.auth_latency),
+        "authLatencyForMs": s.auth_latency_for.map(millis),
+        "listening": s.listening,
+    })
+}
+
+/// `{"share":0..=1,"seed":u64}` → `{"dropped":n,"of":N}`.
+fn drop_fault(state: &ServerState, fields: &Fields) -> HttpResponse {
+    let share = match fields.number("share") {
+        Ok(Some(share)) if (0.0..=1.0).contains(&share) => share,
+        Ok(Some(_)) => return error(400, "share must be between 0 and 1"),
+        Ok(None) => return error(400, "share is required (a number between 0 and 1)"),
+        Err(why) => return error(400, &why),
+    };
+    let seed = match fields.whole("seed") {
+        Ok(seed) => seed.unwrap_or(0),
+        Err(why) => return error(400, &why),
+    };
+    let (dropped, of) = faults::drop_connections(state, share, seed);
+    tracing::info!(share, seed, dropped, of, "fault: connections dropped");
+    json_response(StatusCode::OK, &json!({"dropped": dropped, "of": of}))
+}
+
+/// `{"forMs":n}` → `{"stalledForMs":n}`; 0 ends a stall.
+fn stall_fault(state: &ServerState, fields: &Fields) -> HttpResponse {
+    let for_ = match fields.duration_ms("forMs") {
+        Ok(Some(d)) => d,
+        Ok(None) => return error(400, "forMs is required (milliseconds; 0 ends a stall)"),
+        Err(why) => return error(400, &why),
+    };
+    state.faults.stall(for_);
+    if !for_.is_zero() {
+        state.metrics.faults_stalls.fetch_add(1, Relaxed);
+    }
+    tracing::info!(?for_, "fault: stall");
+    json_response(StatusCode::OK, &json!({"stalledForMs": millis(for_)}))
+}
+
+/// `{"delayMs":n,"forMs":m?}` → the auth latency now in force.
+fn auth_latency_fault(state: &ServerState, fields: &Fields) -> HttpResponse {
+    let delay = match fields.duration_ms("delayMs") {
+        Ok(Some(d)) => d,
+        Ok(None) => return error(400, "delayMs is required (milliseconds; 0 clears)"),
+        Err(why) => return error(400, &why),
+    };
+    let for_ = match fields.duration_ms("forMs") {
+        Ok(for_) => for_,
+        Err(why) => return error(400, &why),
+    };
+    state.faults.set_auth_latency(delay, for_);
+    state.metrics.faults_auth_latency.fetch_add(1, Relaxed);
+    tracing::info!(?delay, ?for_, "fault: auth latency");
+    let now = state.faults.state();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "authLatencyMs": millis(now.auth_latency),
+            "authLatencyForMs": now.auth_latency_for.map(millis),
+        }),
+    )
+}
+
+/// `{"downMs":n}` → 200 first; the connection starts the restart once the answer is written.
+fn restart_fault(fields: &Fields) -> HttpResponse {
+    let down = match fields.duration_ms("downMs") {
+        Ok(Some(d)) => d,
+        Ok(None) => return error(400, "downMs is required (milliseconds)"),
+        Err(why) => return error(400, &why),
+    };
+    tracing::info!(?down, "fault: restart");
+    let mut resp = json_response(
+        StatusCode::OK,
+        &json!({"restarting": true, "downMs": millis(down)}),
+    );
+    // Close after this answer: the restart begins when the connection ends (see http.rs).
+    resp.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    resp.extensions_mut().insert(RestartAfterResponse(down));
+    resp
 }
 
 fn lookup_error(e: RoomLookupError) -> HttpResponse {
@@ -222,25 +332,72 @@ fn list_rooms(app: &super::rooms::App, query: &str) -> HttpResponse {
 }
 
 /// Request fields from a form or JSON body.
-struct Fields(HashMap<String, Value>);
+struct Fields {
+    values: HashMap<String, Value>,
+    /// A JSON body that is not an object: the v3 routes treat it as empty, the fault routes
+    /// refuse it.
+    malformed: bool,
+}
 
 impl Fields {
     fn parse(content_type: Option<&str>, body: &[u8]) -> Self {
         if content_type.is_some_and(|ct| ct.starts_with("application/json")) {
-            if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
-                return Self(map.into_iter().collect());
-            }
-            return Self(HashMap::new());
+            return match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Object(map)) => Self {
+                    values: map.into_iter().collect(),
+                    malformed: false,
+                },
+                _ => Self {
+                    values: HashMap::new(),
+                    malformed: !body.iter().all(u8::is_ascii_whitespace),
+                },
+            };
         }
-        Self(
-            form_urlencoded::parse(body)
+        Self {
+            values: form_urlencoded::parse(body)
                 .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
                 .collect(),
-        )
+            malformed: false,
+        }
+    }
+
+    /// A finite number (JSON number or decimal text); `Ok(None)` when absent or null.
+    fn number(&self, key: &str) -> Result<Option<f64>, String> {
+        let n = match self.values.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+            Some(_) => None,
+        };
+        n.filter(|n| n.is_finite())
+            .map(Some)
+            .ok_or_else(|| format!("{key} must be a number"))
+    }
+
+    /// A non-negative whole number; `Ok(None)` when absent or null.
+    fn whole(&self, key: &str) -> Result<Option<u64>, String> {
+        let n = match self.values.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            Some(_) => None,
+        };
+        n.map(Some)
+            .ok_or_else(|| format!("{key} must be a whole number ≥ 0"))
+    }
+
+    /// Milliseconds up to [`MAX_FAULT_DURATION`]; `Ok(None)` when absent or null.
+    fn duration_ms(&self, key: &str) -> Result<Option<Duration>, String> {
+        let max = millis(MAX_FAULT_DURATION);
+        match self.whole(key) {
+            Ok(Some(ms)) if ms > max => Err(format!("{key} must be at most {max} ms (one day)")),
+            Ok(ms) => Ok(ms.map(Duration::from_millis)),
+            Err(_) => Err(format!("{key} must be a whole number of milliseconds ≥ 0")),
+        }
     }
 
     fn string(&self, key: &str) -> Option<String> {
-        match self.0.get(key)? {
+        match self.values.get(key)? {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
             _ => None,
@@ -248,7 +405,7 @@ impl Fields {
     }
 
     fn u64(&self, key: &str) -> Option<u64> {
-        match self.0.get(key)? {
+        match self.values.get(key)? {
             Value::Number(n) => n.as_u64(),
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
@@ -257,7 +414,7 @@ impl Fields {
 
     /// JSON booleans, or the strings Python's form encoding produces (`True`/`False`).
     fn bool(&self, key: &str) -> Option<bool> {
-        match self.0.get(key)? {
+        match self.values.get(key)? {
             Value::Bool(b) => Some(*b),
             Value::String(s) => match s.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => Some(true),
@@ -293,5 +450,34 @@ mod tests {
             Fields::parse(Some("application/json"), b"[").string("hub"),
             None
         );
+        assert!(Fields::parse(Some("application/json"), b"[").malformed);
+        assert!(!Fields::parse(Some("application/json"), b"").malformed);
+    }
+
+    #[test]
+    fn fault_fields_refuse_bad_values() {
+        let js = Fields::parse(
+            Some("application/json"),
+            br#"{"share":0.3,"seed":7,"forMs":-1,"delayMs":1.5,"downMs":"x","n":null}"#,
+        );
+        assert_eq!(js.number("share"), Ok(Some(0.3)));
+        assert_eq!(js.whole("seed"), Ok(Some(7)));
+        assert!(js.duration_ms("forMs").is_err());
+        assert!(js.duration_ms("delayMs").is_err());
+        assert!(js.duration_ms("downMs").is_err());
+        assert_eq!(js.duration_ms("n"), Ok(None));
+        assert_eq!(js.number("absent"), Ok(None));
+        assert!(js.duration_ms("seed").is_ok());
+        let huge = Fields::parse(Some("application/json"), br#"{"forMs":99999999999}"#);
+        assert!(huge.duration_ms("forMs").unwrap_err().contains("at most"));
+        let form = Fields::parse(None, b"share=0.25&seed=3&forMs=1500");
+        assert_eq!(form.number("share"), Ok(Some(0.25)));
+        assert_eq!(form.whole("seed"), Ok(Some(3)));
+        assert_eq!(
+            form.duration_ms("forMs"),
+            Ok(Some(std::time::Duration::from_millis(1500)))
+        );
+        let nan = Fields::parse(None, b"share=NaN");
+        assert!(nan.number("share").is_err());
     }
 }

@@ -5,8 +5,10 @@
 //! permissive CORS header (the Web SDK's `fetch` skips a host whose answer lacks one).
 
 use std::convert::Infallible;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -20,6 +22,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use super::access_token::{self, AccessClaims};
+use super::faults::RestartAfterResponse;
 use super::limits::ConnectionPermit;
 use super::{ServerState, admin, session};
 
@@ -61,16 +64,32 @@ fn finish(mut resp: HttpResponse) -> HttpResponse {
 }
 
 /// Serves one TCP connection (HTTP/1.1, keep-alive, upgrades to WebSocket).
+///
+/// A restart fault resets the connection (RST) unless it has been upgraded by then (the
+/// WebSocket session resets itself). The connection that asked for the restart starts it once
+/// its answer is written, so the caller always gets the answer.
 pub async fn serve_connection(
     stream: TcpStream,
     state: Arc<ServerState>,
     permit: ConnectionPermit,
 ) {
     let permit = Arc::new(permit);
+    let mut faults = state.faults.subscribe();
+    let fd = stream.as_raw_fd();
+    // Milliseconds of downtime of a restart this connection asked for; `u64::MAX`: none.
+    let restart_after = Arc::new(AtomicU64::new(u64::MAX));
     let svc_state = state.clone();
+    let svc_restart = restart_after.clone();
     let service = hyper::service::service_fn(move |req| {
-        let (state, permit) = (svc_state.clone(), permit.clone());
-        async move { Ok::<_, Infallible>(finish(route(req, state, permit).await)) }
+        let (state, permit, restart) = (svc_state.clone(), permit.clone(), svc_restart.clone());
+        async move {
+            let resp = finish(route(req, state, permit).await);
+            if let Some(RestartAfterResponse(down)) = resp.extensions().get() {
+                let ms = u64::try_from(down.as_millis()).unwrap_or(u64::MAX - 1);
+                restart.store(ms, Relaxed);
+            }
+            Ok::<_, Infallible>(resp)
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -78,8 +97,25 @@ pub async fn serve_connection(
         .max_buf_size(64 * 1024)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
-    if let Err(err) = conn.await {
-        tracing::trace!(%err, "http connection ended with an error");
+    tokio::select! {
+        result = conn => {
+            if let Err(err) = result {
+                tracing::trace!(%err, "http connection ended with an error");
+            }
+        }
+        () = async {
+            faults.restarted().await;
+            // Set inside this branch's future: `select!` drops the connection future (closing
+            // the socket) before a branch's handler runs. The connection still owns the socket
+            // here (it hands it over only as it completes), so `fd` is open, and it is closed,
+            // with a reset, as the connection drops.
+            let _ = crate::sockopt::zero_linger(&fd);
+        } => return,
+    }
+    let down = restart_after.load(Relaxed);
+    if down != u64::MAX {
+        state.metrics.faults_restarts.fetch_add(1, Relaxed);
+        state.faults.begin_restart(Duration::from_millis(down));
     }
 }
 
@@ -198,6 +234,8 @@ fn upgrade(
         .max_message_size(Some(limits.max_frame_bytes))
         .max_frame_size(Some(limits.max_frame_bytes));
     let on_upgrade = hyper::upgrade::on(&mut req);
+    // Subscribed now, while the HTTP connection still watches for restarts: none is missed.
+    let faults = state.faults.subscribe();
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
@@ -218,7 +256,7 @@ fn upgrade(
         } else {
             WebSocketStream::from_partially_read(tcp, early, Role::Server, Some(ws_config)).await
         };
-        session::run(ws, state, permit).await;
+        session::run(ws, state, permit, faults).await;
     });
     let mut resp = Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

@@ -110,6 +110,14 @@ pub struct Metrics {
     pub fanout_messages: AtomicU64,
     /// Successful re-auths with a reconnect token.
     pub resumes: AtomicU64,
+    /// Signaling sockets reset by the dropped-connections fault.
+    pub faults_dropped: AtomicU64,
+    /// Stalls started through the fault API.
+    pub faults_stalls: AtomicU64,
+    /// Auth latency changes made through the fault API.
+    pub faults_auth_latency: AtomicU64,
+    /// Simulated crashes with restart.
+    pub faults_restarts: AtomicU64,
     auths: [AtomicU64; 1 + codes::SERVER_CODES.len()],
     disconnects: [AtomicU64; codes::SERVER_CODES.len()],
     departures: [AtomicU64; Departure::ALL.len()],
@@ -243,6 +251,30 @@ impl Metrics {
             "",
             one(&self.resumes),
         );
+        counter(
+            "roomstorm_server_faults_dropped_total",
+            "Signaling sockets reset by the dropped-connections fault.",
+            "",
+            one(&self.faults_dropped),
+        );
+        counter(
+            "roomstorm_server_faults_stalls_total",
+            "Stalls started by the fault API.",
+            "",
+            one(&self.faults_stalls),
+        );
+        counter(
+            "roomstorm_server_faults_auth_latency_total",
+            "Auth latency changes made by the fault API.",
+            "",
+            one(&self.faults_auth_latency),
+        );
+        counter(
+            "roomstorm_server_faults_restarts_total",
+            "Simulated crashes with restart.",
+            "",
+            one(&self.faults_restarts),
+        );
         let auths = std::iter::once(0).chain(codes::SERVER_CODES);
         counter(
             "roomstorm_server_auths_total",
@@ -365,6 +397,7 @@ mod tests {
         m.disconnect(codes::KICKED);
         m.departure(Departure::Leave);
         m.rejection(Rejection::Binary);
+        m.faults_restarts.fetch_add(1, Relaxed);
         let text = m.render(100);
         for line in [
             "roomstorm_server_auths_total{code=\"0\"} 1",
@@ -373,6 +406,8 @@ mod tests {
             "roomstorm_server_departures_total{reason=\"leave\"} 1",
             "roomstorm_server_rejections_total{reason=\"binary\"} 1",
             "roomstorm_server_connections_max 100",
+            "roomstorm_server_faults_restarts_total 1",
+            "roomstorm_server_faults_dropped_total 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }

@@ -5,11 +5,13 @@
 //!
 //! Layout: [`http`] (front door) → [`session`] (one WebSocket) → [`rooms`] (state and codes), with
 //! [`frame`] (wire format), [`access_token`], [`admin`] (management API), [`outbox`] (bounded send
-//! queues), [`metrics`], [`limits`] (fd limit, connection cap) and [`placement`] (room → process).
+//! queues), [`metrics`], [`limits`] (fd limit, connection cap), [`placement`] (room → process) and
+//! [`faults`] (live fault-injection state: drops, stalls, auth latency, restarts).
 
 pub mod access_token;
 pub mod admin;
 pub mod config;
+pub mod faults;
 pub mod frame;
 pub mod http;
 pub mod limits;
@@ -27,12 +29,13 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 pub use config::{AppSettings, Limits, ServerConfig, Timings};
 
 use crate::credentials::SecretKey;
 use access_token::AccessKey;
+use faults::{Faults, Interrupt};
 use limits::ConnectionGate;
 use metrics::Metrics;
 use placement::Placement;
@@ -58,6 +61,8 @@ pub struct ServerState {
     pub next_session: AtomicU64,
     /// Flips to `true` when the server shuts down; sessions close with 1001.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Faults injected through the management API's extension.
+    pub faults: Faults,
 }
 
 /// Why the server could not start.
@@ -127,6 +132,7 @@ impl Server {
             placement,
             next_session: AtomicU64::new(1),
             shutdown: shutdown_rx,
+            faults: Faults::new(),
         });
         Ok(Self {
             listener,
@@ -157,6 +163,8 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then closes every socket with 1001 and returns.
+    ///
+    /// A restart fault closes the listener here for its downtime and binds the same address again.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Server {
             listener,
@@ -165,11 +173,27 @@ impl Server {
             ..
         } = self;
         tokio::pin!(shutdown);
+        let addr = listener.local_addr();
+        let mut listener = Some(listener);
+        let mut faults = state.faults.subscribe();
         let mut last_accept_warning = None::<std::time::Instant>;
-        loop {
+        while let Some(open) = listener.as_ref() {
             tokio::select! {
                 _ = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
+                fault = faults.next() => {
+                    let Interrupt::Restart { down } = fault else { continue };
+                    let Ok(addr) = &addr else {
+                        tracing::error!("restart: the listener's address is unknown; not reopening");
+                        continue;
+                    };
+                    drop(listener.take()); // closed: connects are refused until it is bound again
+                    listener = reopen(*addr, down, &mut shutdown).await;
+                    if listener.is_some() {
+                        state.faults.set_listening(true);
+                        tracing::info!(%addr, "listening again after a simulated restart");
+                    }
+                }
+                accepted = open.accept() => match accepted {
                     Ok((stream, _peer)) => admit(stream, &state),
                     Err(err) => {
                         // EMFILE/ENFILE: back off instead of spinning; say so at most once a second.
@@ -192,6 +216,48 @@ impl Server {
     }
 }
 
+/// After a restart's downtime, binds `addr` again (`SO_REUSEADDR`), retrying while the address is
+/// still taken; `None` if the server is shut down first.
+async fn reopen(
+    addr: SocketAddr,
+    down: Duration,
+    shutdown: impl Future<Output = ()>,
+) -> Option<TcpListener> {
+    let bind = async {
+        tokio::time::sleep(down).await;
+        let mut last_warning = None::<std::time::Instant>;
+        loop {
+            match bind_reusable(addr) {
+                Ok(listener) => return listener,
+                Err(err) => {
+                    if last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+                        tracing::warn!(%err, %addr, "cannot listen again yet; retrying");
+                        last_warning = Some(std::time::Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = shutdown => None,
+        listener = bind => Some(listener),
+    }
+}
+
+fn bind_reusable(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(1024)?;
+    tune_listener(&listener);
+    Ok(listener)
+}
+
 /// Options every accepted socket inherits from the listener, set once instead of per connection:
 /// `TCP_NODELAY` (signaling frames are small and must not wait for an ACK) and `TCP_DEFER_ACCEPT`
 /// (wake the accept loop only once a connection has sent its request: every client here speaks
@@ -209,6 +275,12 @@ fn tune_listener(listener: &TcpListener) {
 }
 
 fn admit(stream: TcpStream, state: &Arc<ServerState>) {
+    if !state.faults.listening() {
+        // Accepted in the moment before a restart closed the listener: a crashed server would
+        // not have answered it either.
+        let _ = crate::sockopt::zero_linger(&stream);
+        return;
+    }
     match state.gate.try_admit() {
         Some(permit) => {
             tokio::spawn(http::serve_connection(stream, state.clone(), permit));

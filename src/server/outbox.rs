@@ -4,7 +4,7 @@
 //! blocks. A socket whose queue passes the limit is told to end as a slow reader rather than being
 //! buffered without bound. Final messages (kick, eviction, room close) bypass the limit so that a
 //! `disconnect` frame is never lost to a full queue, and are delivered after the frames queued
-//! before them. A plain `VecDeque` behind the socket's own mutex costs nothing until used, where a
+//! before them. A reset (fault injection) overtakes everything: a crash does not flush queues. A plain `VecDeque` behind the socket's own mutex costs nothing until used, where a
 //! channel would allocate a block per socket (memory per member is the server's scaling limit).
 
 use std::collections::VecDeque;
@@ -21,6 +21,9 @@ pub enum Ending {
     Superseded,
     /// The queue overflowed; close so the client reconnects.
     SlowReader,
+    /// Fault injection: reset the TCP connection (RST, no close frame) as a broken network would;
+    /// comes before any frame still queued.
+    Reset,
 }
 
 /// What the socket's task takes from the queue.
@@ -36,6 +39,8 @@ pub enum Outbound {
 struct Queue {
     frames: VecDeque<Arc<str>>,
     ending: Option<Ending>,
+    /// Set by [`Outbox::reset`]; wins over frames and any other ending.
+    reset: bool,
 }
 
 #[derive(Debug)]
@@ -73,7 +78,7 @@ impl Outbox {
     /// Queues a frame; past the limit the socket is told to end as a slow reader instead.
     pub fn push(&self, frame: Arc<str>) {
         let mut q = self.0.lock();
-        if q.ending.is_some() {
+        if q.ending.is_some() || q.reset {
             return; // the socket is ending: nothing more reaches it
         }
         if q.frames.len() >= self.0.limit {
@@ -94,20 +99,42 @@ impl Outbox {
         drop(q);
         self.0.ready.notify_one();
     }
+
+    /// Asks the socket to reset its connection at once, ahead of anything queued (fault
+    /// injection: a dropped connection).
+    pub fn reset(&self) {
+        self.0.lock().reset = true;
+        self.0.ready.notify_one();
+    }
 }
 
 impl OutboxReceiver {
-    /// Waits for queued frames (all of them at once) or, once they are sent, the ending.
+    /// Waits for queued frames (all of them at once) or, once they are sent, the ending; a reset
+    /// comes first.
     pub async fn recv(&mut self) -> Outbound {
         loop {
             {
                 let mut q = self.0.lock();
+                if q.reset {
+                    return Outbound::End(Ending::Reset);
+                }
                 if !q.frames.is_empty() {
                     return Outbound::Frames(q.frames.drain(..).collect());
                 }
                 if let Some(ending) = q.ending.take() {
                     return Outbound::End(ending);
                 }
+            }
+            self.0.ready.notified().await;
+        }
+    }
+
+    /// Resolves once a reset is requested, leaving frames queued (a stalled socket waits on this
+    /// instead of [`Self::recv`], so a drop during a stall still resets it at once).
+    pub async fn reset_requested(&mut self) {
+        loop {
+            if self.0.lock().reset {
+                return;
             }
             self.0.ready.notified().await;
         }
@@ -143,6 +170,21 @@ mod tests {
             rx.recv().await,
             Outbound::End(Ending::Disconnect("bye".into()))
         );
+    }
+
+    #[tokio::test]
+    async fn a_reset_overtakes_queued_frames_and_endings() {
+        let (tx, mut rx) = outbox(8);
+        tx.push("a".into());
+        tx.end(Ending::Superseded);
+        let waiter = tokio::spawn(async move {
+            rx.reset_requested().await;
+            rx
+        });
+        tokio::task::yield_now().await;
+        tx.reset();
+        let mut rx = waiter.await.unwrap();
+        assert_eq!(rx.recv().await, Outbound::End(Ending::Reset));
     }
 
     #[tokio::test]

@@ -109,6 +109,17 @@ pub enum RoomLookupError {
     UserNotFound,
 }
 
+/// A member whose socket is live, as fault injection sees it.
+#[derive(Debug)]
+pub struct LinkedMember {
+    /// Its room.
+    pub room: Box<str>,
+    /// The user.
+    pub user: Box<str>,
+    /// Its socket's send queue (through which the socket can be told to reset).
+    pub outbox: Outbox,
+}
+
 /// How a socket ended from the room's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SocketLoss {
@@ -498,6 +509,33 @@ impl App {
         }
         names.sort();
         names
+    }
+
+    /// Every member of an open room whose socket is live (members inside their reconnect window
+    /// have none), in no particular order: the sockets a dropped-connections fault chooses from.
+    pub fn linked_members(&self) -> Vec<LinkedMember> {
+        let rooms: Vec<Arc<Room>> = self
+            .shards
+            .iter()
+            .flat_map(|shard| lock(shard).values().cloned().collect::<Vec<_>>())
+            .collect();
+        let mut out = Vec::new();
+        for room in rooms {
+            let st = lock(&room.state);
+            if !st.is_open() {
+                continue;
+            }
+            for (user, member) in &st.members {
+                if let Some(link) = &member.link {
+                    out.push(LinkedMember {
+                        room: room.name.clone(),
+                        user: user.clone(),
+                        outbox: link.outbox.clone(),
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// Marks the app deleted and closes every room in it.

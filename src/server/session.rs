@@ -3,6 +3,9 @@
 //! A thin shell around [`super::frame`] (parsing) and [`super::rooms`] (state): it owns the
 //! socket, the ping timer and the send queue, and reports how the socket ended so the room can
 //! start the member's reconnect window or remove it.
+//!
+//! Injected faults ([`super::faults`]) reach it through its [`FaultWatch`]: a stall freezes it
+//! (no reads, no writes, its `auth` unanswered), a drop or restart resets its connection.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -18,6 +21,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, error::CapacityE
 
 use super::ServerState;
 use super::access_token;
+use super::faults::{FaultWatch, Interrupt};
 use super::frame::{self, AuthRequest, ClientMessage};
 use super::limits::ConnectionPermit;
 use super::metrics::Rejection;
@@ -45,22 +49,38 @@ impl Drop for SocketCount {
 }
 
 /// Runs a socket from its first frame to its close.
-pub async fn run(mut ws: Socket, state: Arc<ServerState>, permit: Arc<ConnectionPermit>) {
+pub async fn run(
+    mut ws: Socket,
+    state: Arc<ServerState>,
+    permit: Arc<ConnectionPermit>,
+    mut faults: FaultWatch,
+) {
     state.metrics.sockets_open.fetch_add(1, Relaxed);
     let _count = SocketCount(state.clone());
     let _permit = permit;
-    let Some(req) = await_auth(&mut ws, &state).await else {
+    let req = tokio::select! {
+        req = await_auth(&mut ws, &state) => req,
+        _ = faults.restarted() => return abort(&ws),
+    };
+    let Some(req) = req else {
         return;
     };
+    // A stalled server reads the `auth` but answers (and joins) only once the stall is over.
+    if faults.stall_over().await.is_err() {
+        return abort(&ws);
+    }
     let session_id = state.next_session.fetch_add(1, Relaxed);
     let (tx, rx) = outbox(state.config.limits.max_queued_frames);
     let link = SessionLink {
         id: session_id,
         outbox: tx,
     };
-    let delay = state.config.timings.auth_delay;
+    let delay = state.config.timings.auth_delay + state.faults.auth_latency();
     if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = faults.restarted() => return abort(&ws),
+        }
     }
     match authenticate(&state, &req, link) {
         Ok((member, ok)) => {
@@ -74,7 +94,7 @@ pub async fn run(mut ws: Socket, state: Arc<ServerState>, permit: Arc<Connection
             }
             drop(ok);
             tracing::debug!(app = %member.app.id, room = %member.room.name, user = %member.user, resumed = member.resumed, "joined");
-            match serve_member(&mut ws, &state, &member, session_id, rx).await {
+            match serve_member(&mut ws, &state, &member, session_id, rx, &mut faults).await {
                 End::Settled => {}
                 End::Lost(loss) => {
                     member
@@ -205,6 +225,7 @@ async fn serve_member(
     member: &Member,
     session_id: u64,
     mut rx: OutboxReceiver,
+    faults: &mut FaultWatch,
 ) -> End {
     let timings = &state.config.timings;
     let mut ping = interval_at(
@@ -242,6 +263,37 @@ async fn serve_member(
                     state.metrics.rejection(Rejection::SlowReader);
                     close(ws, CloseCode::Again, "send queue overflow").await;
                     return End::Lost(SocketLoss::Dropped);
+                }
+                Outbound::End(Ending::Reset) => {
+                    abort(ws);
+                    return End::Lost(SocketLoss::Dropped);
+                }
+            },
+            fault = faults.next() => match fault {
+                Interrupt::Restart { .. } => {
+                    abort(ws);
+                    return End::Lost(SocketLoss::Dropped);
+                }
+                Interrupt::Stall => {
+                    // Frozen: nothing is read or written; frames queued meanwhile wait in the
+                    // outbox (its bound still applies) and go out once the stall is over.
+                    tokio::select! {
+                        over = faults.stall_over() => if over.is_err() {
+                            abort(ws);
+                            return End::Lost(SocketLoss::Dropped);
+                        },
+                        () = rx.reset_requested() => {
+                            abort(ws);
+                            return End::Lost(SocketLoss::Dropped);
+                        }
+                        _ = shutdown.changed() => {
+                            close(ws, CloseCode::Away, "server shutting down").await;
+                            return End::Lost(SocketLoss::Dropped);
+                        }
+                    }
+                    // The client could not be heard while the server was deaf.
+                    last_heard = Instant::now();
+                    ping.reset();
                 }
             },
             _ = ping.tick() => {
@@ -390,6 +442,14 @@ async fn send_all(ws: &mut Socket, state: &ServerState, frames: &[Arc<str>]) -> 
             state.metrics.rejection(Rejection::SlowReader);
             Err(())
         }
+    }
+}
+
+/// Makes the connection end with a TCP reset (no close frame: the client sees 1006) when the
+/// socket is dropped, as a broken network or a crashed server would end it.
+fn abort(ws: &Socket) {
+    if let Err(err) = crate::sockopt::zero_linger(ws.get_ref()) {
+        tracing::debug!(%err, "SO_LINGER not set; the connection ends with a FIN");
     }
 }
 

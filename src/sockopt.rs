@@ -59,31 +59,6 @@ pub fn bind_address_no_port(socket: &impl AsRawFd) -> std::io::Result<()> {
     set_int(socket, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1)
 }
 
-/// Makes closing the socket send a TCP reset instead of a FIN (`SO_LINGER` on, zero timeout):
-/// what a peer sees when a network or process dies, without a close handshake.
-pub fn reset_on_close(socket: &impl AsRawFd) -> std::io::Result<()> {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: the fd is borrowed from a live socket and the pointer refers to a live `linger`
-    // whose size is passed alongside.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

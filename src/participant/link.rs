@@ -69,7 +69,7 @@ impl Link {
 
     /// Arranges for the socket to be reset (RST) when dropped, as a dying network does.
     pub fn reset_on_drop(&self) {
-        if let Err(err) = crate::sockopt::reset_on_close(self.ws.get_ref()) {
+        if let Err(err) = crate::sockopt::zero_linger(self.ws.get_ref()) {
             tracing::debug!(%err, "SO_LINGER not set; the socket closes normally");
         }
     }

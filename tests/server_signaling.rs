@@ -350,6 +350,36 @@ async fn reauth_inside_the_window_resumes_and_peers_see_reconnect_not_leave() {
 }
 
 #[tokio::test]
+async fn reauth_after_another_login_took_over_answers_10022() {
+    let server = TestServer::with_app(app(10, false)).await;
+    let (mut peer, _) = join(&server, "room-dup", "peer1").await;
+    let (c, res) = join(&server, "room-dup", "alice").await;
+    peer.expect("on-player-in").await;
+    let reconntoken = res["reconntoken"].as_str().unwrap().to_owned();
+    let (url, access_token) = (c.url.clone(), c.access_token.clone());
+    drop(c); // away, inside its reconnect window
+    peer.expect("on-player-reconnect").await;
+    // The same user logs in again elsewhere: the detached session is evicted (nothing to tell it).
+    let (_newer, res) = join(&server, "room-dup", "alice").await;
+    assert_eq!(res["code"], 0);
+    assert_eq!(peer.expect("on-player-out").await["playerid"], "alice");
+    assert_eq!(peer.expect("on-player-in").await["playerid"], "alice");
+    // The old session comes back: another login holds the user now.
+    let mut again = Client::reconnect("alice", &url, &access_token).await;
+    let res = again.auth(Some(&reconntoken), "").await;
+    assert_eq!(res["code"], codes::DUPLICATE_LOGIN, "{res}");
+    assert_eq!(
+        metric(
+            &server,
+            "roomstorm_server_departures_total{reason=\"evicted\"}"
+        )
+        .await,
+        1.0
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn reauth_after_the_window_answers_10004_and_peers_saw_a_leave() {
     let server = TestServer::with_app(app(10, false)).await;
     let (mut peer, _) = join(&server, "room-late", "peer1").await;

@@ -158,6 +158,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The login a reconnect token belongs to (its part before the first `.`).
+fn login_of(reconntoken: &str) -> &str {
+    reconntoken.split('.').next().unwrap_or_default()
+}
+
 fn fanout(ctx: &RoomContext, members: &HashMap<Box<str>, Member>, except: &str, frame: String) {
     let frame: Arc<str> = frame.into();
     let mut sent = 0;
@@ -290,9 +295,20 @@ impl App {
             return Err(codes::RECONNECT_TOKEN_EXPIRED);
         };
         if &*member.reconntoken != token {
-            return Err(codes::RECONNECT_TOKEN_EXPIRED);
+            // The user is in the room under another login (it logged in again while this
+            // session was away): that is 10022, as for a live duplicate. A spent token of the
+            // same login is 10004.
+            return Err(if login_of(&member.reconntoken) == login_of(token) {
+                codes::RECONNECT_TOKEN_EXPIRED
+            } else {
+                codes::DUPLICATE_LOGIN
+            });
         }
-        let reconntoken = crate::ids::random_hex(16);
+        let reconntoken = format!(
+            "{}.{}",
+            login_of(&member.reconntoken),
+            crate::ids::random_hex(16)
+        );
         member.reconntoken = reconntoken.as_str().into();
         member.generation += 1;
         let previous = member.link.replace(req.link);
@@ -342,7 +358,13 @@ impl App {
             return Err(codes::ROOM_FULL);
         }
         let players = Self::players(st, &req.user);
-        let reconntoken = crate::ids::random_hex(16);
+        // `<login>.<nonce>`: the login part stays the same across this login's re-auths, so a
+        // refused re-auth can tell "another login took over" (10022) from "spent token" (10004).
+        let reconntoken = format!(
+            "{}.{}",
+            crate::ids::random_hex(8),
+            crate::ids::random_hex(16)
+        );
         let member = Member {
             link: Some(req.link),
             playerdata: req.playerdata.as_str().into(),

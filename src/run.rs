@@ -59,6 +59,9 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, Com
     })?;
     if prepared.embedded.is_none() {
         preflight(&prepared.base_url)?;
+        if let Some(f) = plan.faults.iter().find(|f| f.kind.needs_fault_api()) {
+            probe_fault_api(&prepared.base_url, &prepared.keys, f.kind.name())?;
+        }
     }
     let target_info = TargetInfo {
         kind: if prepared.embedded.is_some() {
@@ -149,6 +152,31 @@ fn preflight(base_url: &str) -> Result<(), CommandError> {
             ))),
         }
     })
+}
+
+/// Refuses to start when the plan scripts server faults the target cannot carry out: better
+/// now, with the reason, than a failed fault halfway through a run.
+fn probe_fault_api(
+    base_url: &str,
+    keys: &crate::credentials::KeyPair,
+    kind: &str,
+) -> Result<(), CommandError> {
+    let refuse = |why: String| {
+        CommandError::Incomplete(format!(
+            "the scenario scripts a `{kind}` fault, which needs roomstorm's fault-injection \
+             extension, but the target {base_url} does not offer it: {why}"
+        ))
+    };
+    let api = crate::fault_api::FaultApi::new(base_url, keys.clone())
+        .map_err(|e| refuse(e.to_string()))?
+        .with_timeout(std::time::Duration::from_secs(5));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| refuse(e.to_string()))?;
+    rt.block_on(api.probe())
+        .map(drop)
+        .map_err(|e| refuse(e.to_string()))
 }
 
 /// `<out>/<scenario>-<UTC time>`, with a numeric suffix if that folder exists already.

@@ -10,7 +10,8 @@
 //! subject   := METRIC "." stat           value: a duration (250us, 200ms, 1.5s)
 //!                                          or, for `count`, a whole number
 //!            | "errors." ("unexpected" | "expected" | "transport")      value: a whole number
-//!            | "codes." CODE              join answers and server disconnects with CODE
+//!            | "codes." CODE              join answers, re-auth refusals and server disconnects
+//!                                          with CODE
 //!            | "outcomes." ("completed" | "aborted" | "kicked" | "transport_error" | CODE)
 //!            | "presence.errors"
 //!            | "reconnects." ("reconnected" | "gave_up" | "refused" | "abandoned"
@@ -343,7 +344,12 @@ impl Observations {
                 .entry(crate::participant::outcome::key_name(key))
                 .or_default() += n;
         }
-        for (&code, &n) in total.join_answers.iter().chain(&total.server_disconnects) {
+        for (&code, &n) in total
+            .join_answers
+            .iter()
+            .chain(&total.server_disconnects)
+            .chain(&total.recovery.refused)
+        {
             if code != 0 {
                 *o.codes.entry(code).or_default() += n;
             }
@@ -544,7 +550,11 @@ mod tests {
             ("codes.10011 == 2.5", 15, "expected a whole number"),
             ("join < 1s", 0, "expected `<metric>.<stat>`"),
             ("presence.gaps == 0", 9, "expected presence.errors"),
-            ("reconnects.total == 0", 11, "expected reconnects.reconnected"),
+            (
+                "reconnects.total == 0",
+                11,
+                "expected reconnects.reconnected",
+            ),
         ];
         for (text, offset, message) in cases {
             let e = parse(text).unwrap_err();

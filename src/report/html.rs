@@ -99,6 +99,12 @@ pub fn render(s: &Summary, charts: &[WrittenChart], extra: &[Section]) -> String
         escape(&title)
     );
     header(&mut o, s);
+    // Faults and reconnects read best right after the checks they explain.
+    let sections: Vec<Section> = recovery_section(s)
+        .into_iter()
+        .chain(extra.iter().cloned())
+        .collect();
+    let extra = sections.as_slice();
     contents(&mut o, charts, extra);
     outcomes(&mut o, s);
     expectations(&mut o, s);
@@ -524,3 +530,142 @@ fn count_table<'a>(o: &mut String, head: &str, rows: impl Iterator<Item = (&'a s
 #[cfg(test)]
 #[path = "html_tests.rs"]
 mod tests;
+
+/// Faults and reconnects, when the run had any.
+fn recovery_section(s: &Summary) -> Option<Section> {
+    let r = &s.recovery;
+    if s.faults.is_empty() && r.is_empty() {
+        return None;
+    }
+    let mut b = String::new();
+    if !s.faults.is_empty() {
+        b.push_str(
+            "<h3>Faults</h3>\n<table><thead><tr><th>#</th><th>kind</th><th class=\"n\">at</th>\
+             <th class=\"n\">fired</th><th>what it did</th><th class=\"n\">hit</th>\
+             <th class=\"n\">not in a room</th><th class=\"n\">failed</th></tr></thead><tbody>\n",
+        );
+        for f in &s.faults {
+            let rec = &f.record;
+            let _ = writeln!(
+                b,
+                "<tr{}><td>{}</td><td>{}</td><td class=\"n\">{:.1}s</td><td class=\"n\">{}</td><td>{}</td>\
+                 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                if rec.ok && f.hits.failed == 0 {
+                    ""
+                } else {
+                    " class=\"bad\""
+                },
+                rec.index,
+                escape(&rec.kind),
+                rec.at_s,
+                rec.fired_s
+                    .map_or_else(|| "never".into(), |t| format!("{t:.1}s")),
+                escape(&rec.result),
+                f.hits.applied,
+                f.hits.missed,
+                f.hits.failed
+            );
+        }
+        b.push_str("</tbody></table>\n");
+    }
+    let join = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, n)| format!("{}×{n}", escape(k)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let codes = |m: &std::collections::BTreeMap<u32, u64>| {
+        m.iter()
+            .map(|(k, n)| format!("{k}×{n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let attempts: std::collections::BTreeMap<u32, u64> = r.attempts.clone();
+    let fact = |b: &mut String, bad: bool, label: &str, value: String| {
+        let _ = writeln!(
+            b,
+            "<tr{}><th>{label}</th><td>{value}</td></tr>",
+            if bad { " class=\"bad\"" } else { "" }
+        );
+    };
+    b.push_str("<h3>Reconnects</h3>\n<table class=\"facts\">\n");
+    fact(&mut b, false, "breaks noticed, by cause", join(&r.losses));
+    fact(
+        &mut b,
+        false,
+        "came back RECONNECTED",
+        r.reconnected.to_string(),
+    );
+    fact(&mut b, false, "gave up (10007)", r.gave_up.to_string());
+    fact(&mut b, false, "re-auth refused, by code", codes(&r.refused));
+    fact(
+        &mut b,
+        false,
+        "abandoned (left or stopped while reconnecting)",
+        r.abandoned.to_string(),
+    );
+    fact(
+        &mut b,
+        false,
+        "attempts per reconnect (attempts×reconnects)",
+        codes(&attempts),
+    );
+    fact(
+        &mut b,
+        false,
+        "attempts failed",
+        match &r.attempt_failure_example {
+            Some(e) => format!("{} (first: {})", r.attempts_failed, escape(e)),
+            None => r.attempts_failed.to_string(),
+        },
+    );
+    if !r.ignored_closes.is_empty() {
+        fact(
+            &mut b,
+            false,
+            "closes the SDK ignores (waits for its ping timer)",
+            join(&r.ignored_closes),
+        );
+    }
+    fact(
+        &mut b,
+        false,
+        "peers saw user-reconnecting / user-reconnected",
+        format!("{} / {}", r.peer_reconnecting, r.peer_reconnected),
+    );
+    fact(
+        &mut b,
+        false,
+        "re-auth member-list diff: joined / left",
+        format!("{} / {}", r.roster_joined, r.roster_left),
+    );
+    fact(
+        &mut b,
+        r.stale_reconnecting > 0,
+        "reconnecting views never repaired",
+        r.stale_reconnecting.to_string(),
+    );
+    if let Some(us) = s.recovery_converged_after_us {
+        fact(
+            &mut b,
+            false,
+            "last recovery event after the last fault",
+            escape(&format_us(us)),
+        );
+    }
+    fact(
+        &mut b,
+        false,
+        "SDK promise view: rejected joins / unhandled rejections (21003)",
+        format!("{} / {}", r.join_rejected_21003, r.unhandled_21003),
+    );
+    b.push_str(
+        "</table>\n<p class=\"muted\">Latencies of <code>detect</code>, <code>reconnect</code>, \
+        <code>reconnecting</code> and <code>peer_reconnected</code> are in the latency table.</p>",
+    );
+    Some(Section {
+        id: "recovery".into(),
+        title: "Faults and reconnects".into(),
+        body_html: b,
+    })
+}

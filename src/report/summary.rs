@@ -195,6 +195,9 @@ pub struct Codes {
     pub join: BTreeMap<u32, u64>,
     /// Server `disconnect` frames received in rooms, by code.
     pub disconnect: BTreeMap<u32, u64>,
+    /// Re-auths (reconnects) the server refused, by code.
+    #[serde(default)]
+    pub reauth: BTreeMap<u32, u64>,
 }
 
 /// The presence check.
@@ -421,6 +424,7 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
         codes: Codes {
             join: total.join_answers.clone(),
             disconnect: total.server_disconnects.clone(),
+            reauth: total.recovery.refused.clone(),
         },
         transitions: transition_counts(&total.transitions),
         failures: total

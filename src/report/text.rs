@@ -97,6 +97,9 @@ pub fn render(s: &Summary) -> String {
             .collect();
         let _ = writeln!(o, "server disconnects: {}", d.join(" "));
     }
+    if !s.codes.reauth.is_empty() {
+        let _ = writeln!(o, "re-auths refused: {}", counts(&s.codes.reauth));
+    }
     if !s.failures.is_empty() {
         let f: Vec<String> = s.failures.iter().map(|(k, n)| format!("{k}×{n}")).collect();
         let _ = writeln!(o, "transport failures: {}", f.join(" "));
@@ -269,8 +272,16 @@ fn recovery(o: &mut String, s: &Summary) {
     if let Some(us) = s.recovery_converged_after_us {
         let _ = writeln!(
             o,
-            "  presence converged {} after the last fault",
-            format_us(us)
+            "  last recovery event {} after the last fault{}",
+            format_us(us),
+            if r.stale_reconnecting > 0 {
+                format!(
+                    " ({} reconnecting views were never repaired)",
+                    r.stale_reconnecting
+                )
+            } else {
+                " (presence converged: no stale views)".to_string()
+            }
         );
     }
     if r.join_rejected_21003 + r.unhandled_21003 > 0 {

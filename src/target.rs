@@ -239,6 +239,15 @@ pub struct ServerCounters {
     pub members: i64,
     /// Rooms open now.
     pub rooms: i64,
+    /// Members inside their reconnect window now (dropped, not yet back or removed).
+    #[serde(default)]
+    pub detached: i64,
+    /// Re-auths that resumed a member's session.
+    #[serde(default)]
+    pub resumes: u64,
+    /// Fault injections the server carried out, by kind (`dropped` counts connections).
+    #[serde(default)]
+    pub faults: BTreeMap<String, u64>,
 }
 
 impl ServerCounters {
@@ -263,6 +272,18 @@ impl ServerCounters {
                 .collect(),
             members: m.members.load(Relaxed),
             rooms: m.rooms.load(Relaxed),
+            detached: m.members_detached.load(Relaxed),
+            resumes: m.resumes.load(Relaxed),
+            faults: [
+                ("dropped", &m.faults_dropped),
+                ("stalls", &m.faults_stalls),
+                ("auth_latency", &m.faults_auth_latency),
+                ("restarts", &m.faults_restarts),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.load(Relaxed)))
+            .filter(|(_, v)| nonzero(*v))
+            .collect(),
         }
     }
 }

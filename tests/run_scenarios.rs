@@ -44,6 +44,14 @@ fn n(v: &Value) -> u64 {
 
 /// Checks what every passing run must show, and returns the summary.
 fn passed(name: &str, lifecycles: u64) -> Value {
+    let s = passed_leaving(name, lifecycles, 0);
+    assert_eq!(n(&s["server"]["members"]), 0, "everyone left");
+    s
+}
+
+/// [`passed`], for runs that end with `still_members` members inside their reconnect window on
+/// the server (they gave up reconnecting; the server removes them when the window passes).
+fn passed_leaving(name: &str, lifecycles: u64, still_members: u64) -> Value {
     let r = run_scenario(name);
     let s = r.summary;
     assert_eq!(r.code, 0, "{name} failed:\n{}", r.stdout);
@@ -58,9 +66,19 @@ fn passed(name: &str, lifecycles: u64) -> Value {
         "{}",
         s["failures"]
     );
-    assert_eq!(n(&s["server"]["members"]), 0, "everyone left");
+    assert_eq!(n(&s["server"]["members"]), still_members);
+    assert_eq!(n(&s["server"]["detached"]), still_members);
     assert!(r.stdout.contains("verdict: PASS"));
+    // Every scripted fault fired and did what it says.
+    for f in s["faults"].as_array().unwrap() {
+        assert_eq!(f["ok"], true, "{f}");
+        assert_eq!(n(&f["hits"]["failed"]), 0, "{f}");
+    }
     s
+}
+
+fn count(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
 }
 
 fn outcome(s: &Value, key: &str) -> u64 {
@@ -156,4 +174,105 @@ fn closed_model_churn_runs_every_iteration() {
     assert_eq!(n(&s["presence"]["stays"]), 1000);
     // Closed model: time_to_connected counts every iteration's first join.
     assert_eq!(n(&s["latency"]["time_to_connected"]["count"]), 1000);
+}
+
+#[test]
+fn reconnect_storm_brings_every_reset_member_back() {
+    let s = passed("reconnect-storm", 1000);
+    assert_eq!(outcome(&s, "completed"), 1000);
+    let r = &s["recovery"];
+    assert_eq!(n(&r["losses"]["close_1006"]), 300, "{r}");
+    assert_eq!(n(&r["reconnected"]), 300);
+    assert_eq!(n(&r["attempts"]["1"]), 300, "the network is back before the first attempt");
+    assert_eq!(count(&r["gave_up"]), 0);
+    assert_eq!(n(&s["faults"][0]["hits"]["applied"]), 300);
+    assert_eq!(n(&s["transitions"]["CONNECTED->RECONNECTING"]), 300);
+    assert_eq!(n(&s["transitions"]["RECONNECTING->RECONNECTED"]), 300);
+    assert_eq!(n(&s["transitions"]["RECONNECTED->DISCONNECTED"]), 300);
+    assert_eq!(n(&s["latency"]["detect"]["count"]), 300);
+    assert_eq!(n(&s["latency"]["reconnect"]["count"]), 300);
+    // The SDK waits its 5 s request timeout after a 1006 before the (successful) attempt.
+    assert!(n(&s["latency"]["reconnect"]["min"]) >= 5_000_000, "{}", s["latency"]["reconnect"]);
+    assert!(s["recovery_converged_after_us"].as_u64().is_some());
+    // Server side: 1,300 accepted auths (300 of them re-auths resuming a session), and every
+    // member left normally at the end.
+    assert_eq!(n(&s["server"]["auths"]["0"]), 1300);
+    assert_eq!(n(&s["server"]["resumes"]), 300);
+    assert_eq!(n(&s["server"]["departures"]["leave"]), 1000);
+}
+
+#[test]
+fn server_restart_survives_5s_and_gives_up_after_20s() {
+    // Everyone gives up in the second outage; the server still holds them in their window.
+    let s = passed_leaving("server-restart", 200, 200);
+    assert_eq!(outcome(&s, "10007"), 200);
+    let r = &s["recovery"];
+    assert_eq!(n(&r["losses"]["close_1006"]), 400, "two breaks each: {r}");
+    assert_eq!(n(&r["reconnected"]), 200);
+    assert_eq!(n(&r["gave_up"]), 200);
+    // The first outage takes one attempt (or two when the first races the listener's return);
+    // the second uses all three.
+    let attempts = r["attempts"].as_object().unwrap();
+    assert_eq!(count(&r["attempts"]["1"]) + count(&r["attempts"]["2"]), 200, "{r}");
+    assert_eq!(n(&r["attempts"]["3"]), 200, "{r}");
+    assert!(attempts.keys().all(|k| ["1", "2", "3"].contains(&k.as_str())), "{r}");
+    assert_eq!(n(&s["transitions"]["RECONNECTED->RECONNECTING"]), 200);
+    assert_eq!(n(&s["transitions"]["RECONNECTING->DISCONNECTED"]), 200);
+    assert_eq!(n(&s["server"]["faults"]["restarts"]), 2);
+    assert_eq!(n(&s["server"]["auths"]["0"]), 400, "200 joins + 200 resumes");
+    assert_eq!(n(&s["server"]["resumes"]), 200);
+}
+
+#[test]
+fn members_back_after_the_window_are_refused_10004() {
+    let s = passed("reconnect-window-21003", 200);
+    assert_eq!(outcome(&s, "completed"), 160);
+    assert_eq!(outcome(&s, "10004"), 40);
+    let r = &s["recovery"];
+    assert_eq!(n(&r["refused"]["10004"]), 40, "{r}");
+    assert_eq!(n(&r["unhandled_21003"]), 40, "the SDK's promise view of the same refusals");
+    assert_eq!(n(&r["attempts"]["2"]), 40, "first attempt while offline, second refused");
+    assert_eq!(n(&s["codes"]["reauth"]["10004"]), 40);
+    // Server side: the window passed for exactly those 40, and it answered their re-auth 10004.
+    assert_eq!(n(&s["server"]["departures"]["window_expired"]), 40);
+    assert_eq!(n(&s["server"]["auths"]["10004"]), 40);
+    assert_eq!(n(&s["server"]["departures"]["leave"]), 160);
+}
+
+#[test]
+fn closing_rooms_ends_their_members_with_10012() {
+    let s = passed("room-closed-10012", 500);
+    assert_eq!(outcome(&s, "completed"), 400);
+    assert_eq!(outcome(&s, "10012"), 100);
+    assert_eq!(n(&s["codes"]["disconnect"]["10012"]), 100);
+    assert_eq!(n(&s["server"]["disconnects"]["10012"]), 100);
+    assert_eq!(n(&s["server"]["departures"]["room_closed"]), 100);
+    assert_eq!(n(&s["server"]["departures"]["leave"]), 400);
+}
+
+#[test]
+fn kicks_end_their_targets_kicked_out() {
+    let s = passed("kick-10006", 500);
+    assert_eq!(outcome(&s, "completed"), 450);
+    assert_eq!(outcome(&s, "kicked"), 50);
+    assert_eq!(n(&s["faults"][0]["hits"]["applied"]), 50);
+    assert_eq!(n(&s["server"]["disconnects"]["10006"]), 50);
+    assert_eq!(n(&s["server"]["departures"]["kicked"]), 50);
+    assert_eq!(n(&s["server"]["departures"]["leave"]), 450);
+    // Each kick reached the other 9 members of its room as user-left.
+    assert!(n(&s["latency"]["peer_gone"]["count"]) >= 50 * 9);
+}
+
+#[test]
+fn duplicate_logins_during_a_storm_end_every_old_session_with_10022() {
+    let s = passed("duplicate-login-storm", 600);
+    assert_eq!(n(&s["outcomes"]["by_group"]["first"]["10022"]["expected"]), 200);
+    assert_eq!(n(&s["outcomes"]["by_group"]["second"]["completed"]["expected"]), 200);
+    assert_eq!(n(&s["outcomes"]["by_group"]["bystander"]["completed"]["expected"]), 200);
+    // Connected old sessions are told at once; the away half learn it at re-auth.
+    assert_eq!(n(&s["codes"]["disconnect"]["10022"]), 100);
+    assert_eq!(n(&s["codes"]["reauth"]["10022"]), 100);
+    assert_eq!(n(&s["server"]["departures"]["evicted"]), 200);
+    assert_eq!(n(&s["server"]["auths"]["10022"]), 100);
+    assert_eq!(n(&s["server"]["disconnects"]["10022"]), 100);
 }

@@ -183,7 +183,11 @@ fn reconnect_storm_brings_every_reset_member_back() {
     let r = &s["recovery"];
     assert_eq!(n(&r["losses"]["close_1006"]), 300, "{r}");
     assert_eq!(n(&r["reconnected"]), 300);
-    assert_eq!(n(&r["attempts"]["1"]), 300, "the network is back before the first attempt");
+    assert_eq!(
+        n(&r["attempts"]["1"]),
+        300,
+        "the network is back before the first attempt"
+    );
     assert_eq!(count(&r["gave_up"]), 0);
     assert_eq!(n(&s["faults"][0]["hits"]["applied"]), 300);
     assert_eq!(n(&s["transitions"]["CONNECTED->RECONNECTING"]), 300);
@@ -192,7 +196,11 @@ fn reconnect_storm_brings_every_reset_member_back() {
     assert_eq!(n(&s["latency"]["detect"]["count"]), 300);
     assert_eq!(n(&s["latency"]["reconnect"]["count"]), 300);
     // The SDK waits its 5 s request timeout after a 1006 before the (successful) attempt.
-    assert!(n(&s["latency"]["reconnect"]["min"]) >= 5_000_000, "{}", s["latency"]["reconnect"]);
+    assert!(
+        n(&s["latency"]["reconnect"]["min"]) >= 5_000_000,
+        "{}",
+        s["latency"]["reconnect"]
+    );
     assert!(s["recovery_converged_after_us"].as_u64().is_some());
     // Server side: 1,300 accepted auths (300 of them re-auths resuming a session), and every
     // member left normally at the end.
@@ -213,13 +221,26 @@ fn server_restart_survives_5s_and_gives_up_after_20s() {
     // The first outage takes one attempt (or two when the first races the listener's return);
     // the second uses all three.
     let attempts = r["attempts"].as_object().unwrap();
-    assert_eq!(count(&r["attempts"]["1"]) + count(&r["attempts"]["2"]), 200, "{r}");
+    assert_eq!(
+        count(&r["attempts"]["1"]) + count(&r["attempts"]["2"]),
+        200,
+        "{r}"
+    );
     assert_eq!(n(&r["attempts"]["3"]), 200, "{r}");
-    assert!(attempts.keys().all(|k| ["1", "2", "3"].contains(&k.as_str())), "{r}");
+    assert!(
+        attempts
+            .keys()
+            .all(|k| ["1", "2", "3"].contains(&k.as_str())),
+        "{r}"
+    );
     assert_eq!(n(&s["transitions"]["RECONNECTED->RECONNECTING"]), 200);
     assert_eq!(n(&s["transitions"]["RECONNECTING->DISCONNECTED"]), 200);
     assert_eq!(n(&s["server"]["faults"]["restarts"]), 2);
-    assert_eq!(n(&s["server"]["auths"]["0"]), 400, "200 joins + 200 resumes");
+    assert_eq!(
+        n(&s["server"]["auths"]["0"]),
+        400,
+        "200 joins + 200 resumes"
+    );
     assert_eq!(n(&s["server"]["resumes"]), 200);
 }
 
@@ -230,8 +251,16 @@ fn members_back_after_the_window_are_refused_10004() {
     assert_eq!(outcome(&s, "10004"), 40);
     let r = &s["recovery"];
     assert_eq!(n(&r["refused"]["10004"]), 40, "{r}");
-    assert_eq!(n(&r["unhandled_21003"]), 40, "the SDK's promise view of the same refusals");
-    assert_eq!(n(&r["attempts"]["2"]), 40, "first attempt while offline, second refused");
+    assert_eq!(
+        n(&r["unhandled_21003"]),
+        40,
+        "the SDK's promise view of the same refusals"
+    );
+    assert_eq!(
+        n(&r["attempts"]["2"]),
+        40,
+        "first attempt while offline, second refused"
+    );
     assert_eq!(n(&s["codes"]["reauth"]["10004"]), 40);
     // Server side: the window passed for exactly those 40, and it answered their re-auth 10004.
     assert_eq!(n(&s["server"]["departures"]["window_expired"]), 40);
@@ -266,9 +295,18 @@ fn kicks_end_their_targets_kicked_out() {
 #[test]
 fn duplicate_logins_during_a_storm_end_every_old_session_with_10022() {
     let s = passed("duplicate-login-storm", 600);
-    assert_eq!(n(&s["outcomes"]["by_group"]["first"]["10022"]["expected"]), 200);
-    assert_eq!(n(&s["outcomes"]["by_group"]["second"]["completed"]["expected"]), 200);
-    assert_eq!(n(&s["outcomes"]["by_group"]["bystander"]["completed"]["expected"]), 200);
+    assert_eq!(
+        n(&s["outcomes"]["by_group"]["first"]["10022"]["expected"]),
+        200
+    );
+    assert_eq!(
+        n(&s["outcomes"]["by_group"]["second"]["completed"]["expected"]),
+        200
+    );
+    assert_eq!(
+        n(&s["outcomes"]["by_group"]["bystander"]["completed"]["expected"]),
+        200
+    );
     // Connected old sessions are told at once; the away half learn it at re-auth.
     assert_eq!(n(&s["codes"]["disconnect"]["10022"]), 100);
     assert_eq!(n(&s["codes"]["reauth"]["10022"]), 100);

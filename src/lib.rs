@@ -14,7 +14,7 @@
 //! | [`plan`] | the compiled plan: rooms, participants, intended arrival times (pure, seeded) |
 //! | [`run`] | one run end to end: plan, target, coordinator, summary |
 //! | [`target`] | the server a run loads: embedded (in-process) or external |
-//! | [`coordinator`] | workers (one arbiter each), collection, progress, end of run |
+//! | [`coordinator`] | workers (one arbiter each), collection, progress, scripted faults, end of run |
 //! | [`participant`] | the participant actor, its state machine, presence, outcomes |
 //! | [`signaling`] | sans-IO signaling drivers (the Qiniu-compatible one) |
 //! | [`transport`] | client sockets: HTTP token exchange, WebSocket, source addresses |

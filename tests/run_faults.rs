@@ -307,3 +307,37 @@ faults:
     );
     assert!(!r.stderr.contains("secret-never-printed"));
 }
+
+#[test]
+fn the_deadline_ends_reconnects_in_progress_and_counts_every_one() {
+    // The server is down for 20 s from t = 2 s; the deadline comes at 6 s, while every member is
+    // RECONNECTING (its attempts would come at +5, +10 and +15 s): each gives the reconnect up,
+    // and ends aborted.
+    let r = run(
+        "deadline-reconnecting",
+        "version: 1
+name: deadline-reconnecting
+deadline: 6s
+leave_grace: 1s
+rooms: { count: 4 }
+groups:
+  - name: member
+    per_room: 3
+    arrival: { ramp: { over: 500ms } }
+    script: [join, { hold: 30s }, leave]
+faults:
+  - { at: 2s, kind: restart, for: 20s }
+",
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let s = r.summary.expect("a summary");
+    assert_eq!(s["end_reason"], "deadline");
+    assert_eq!(n(&s["conservation"]["accounted"]), 12);
+    assert_eq!(n(&s["outcomes"]["by_outcome"]["aborted"]["unexpected"]), 12);
+    let rec = &s["recovery"];
+    assert_eq!(n(&rec["losses"]["close_1006"]), 12, "{rec}");
+    assert_eq!(n(&rec["abandoned"]), 12, "{rec}");
+    assert_eq!(n(&s["transitions"]["RECONNECTING->DISCONNECTED"]), 12);
+    assert_eq!(n(&s["latency"]["reconnecting"]["count"]), 12);
+}

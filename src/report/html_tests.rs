@@ -252,3 +252,44 @@ fn thresholds_and_a_baseline_comparison_show_as_checks_and_a_section() {
     assert!(html.contains("<code>reports/base</code>. No regression."));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn faults_and_reconnects_get_their_own_section_only_when_there_were_any() {
+    let mut s = fixture();
+    let plain = render(&s, &[], &[]);
+    assert!(!plain.contains("id=\"recovery\""));
+    s.faults = vec![crate::report::summary::FaultReport {
+        record: crate::coordinator::faults::FaultRecord {
+            index: 0,
+            kind: "reset".into(),
+            at_s: 20.0,
+            fired_s: Some(20.001),
+            targets: 300,
+            result: "sent to <300> participants".into(),
+            ok: true,
+        },
+        hits: crate::metrics::recovery::FaultHits {
+            applied: 299,
+            missed: 1,
+            failed: 0,
+        },
+    }];
+    s.recovery.reconnected = 299;
+    s.recovery.losses.insert("close_1006".into(), 299);
+    s.recovery.attempts.insert(1, 299);
+    s.recovery.stale_reconnecting = 4;
+    s.recovery_converged_after_us = Some(5_220_000);
+    let html = render(&s, &[], &[]);
+    let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("no {needle}"));
+    assert!(at("<a href=\"#recovery\">Faults and reconnects</a>") < at("id=\"outcomes\""));
+    assert!(at("id=\"expectations\"") < at("id=\"recovery\""));
+    assert!(at("id=\"recovery\"") < at("id=\"latency\""));
+    assert!(html.contains("sent to &lt;300&gt; participants"), "escaped");
+    assert!(html.contains("close_1006×299"));
+    assert!(html.contains("<td class=\"n\">299</td><td class=\"n\">1</td>"));
+    // Stale views are marked as a problem.
+    assert!(
+        html.contains("<tr class=\"bad\"><th>reconnecting views never repaired</th><td>4</td>")
+    );
+    assert!(html.contains("5.22s"));
+}

@@ -78,18 +78,8 @@ impl FaultApiError {
     }
 }
 
-/// The fault state a server reports (`GET /roomstorm/v1/faults`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FaultState {
-    /// Time left in the current stall (zero: none).
-    pub stalled_for: Duration,
-    /// Extra latency before every `auth` answer (zero: none).
-    pub auth_latency: Duration,
-    /// Time left of that latency; `None` while it lasts until changed.
-    pub auth_latency_for: Option<Duration>,
-    /// `false` while a restart holds the listener closed.
-    pub listening: bool,
-}
+/// The fault state a server reports (`GET /roomstorm/v1/faults`): the reference server's own type.
+pub use crate::server::faults::FaultState;
 
 /// What a dropped-connections fault did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

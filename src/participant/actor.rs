@@ -1074,6 +1074,10 @@ impl Participant {
                 r.recovery.attempt_failure_example = Some(why.to_string());
             }
         });
+        self.retry(retry, ctx);
+    }
+
+    fn retry(&mut self, retry: Retry, ctx: &mut Context<Self>) {
         match retry {
             Retry::After(d) => self.schedule_attempt(d, ctx),
             Retry::GiveUp => self.end_reconnect(
@@ -1141,15 +1145,7 @@ impl Participant {
             Reauth::Resumed => {} // code 0 arrives as `Joined`
             Reauth::Retry(retry) => {
                 self.close_socket(ctx);
-                match retry {
-                    Retry::After(d) => self.schedule_attempt(d, ctx),
-                    Retry::GiveUp => self.end_reconnect(
-                        DisconnectReason::Error {
-                            code: Some(crate::codes::RECONNECT_FAILED),
-                        },
-                        ctx,
-                    ),
-                }
+                self.retry(retry, ctx);
             }
             Reauth::End(reason) => {
                 recorder::record(|r| {

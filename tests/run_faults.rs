@@ -341,3 +341,41 @@ faults:
     assert_eq!(n(&s["transitions"]["RECONNECTING->DISCONNECTED"]), 12);
     assert_eq!(n(&s["latency"]["reconnecting"]["count"]), 12);
 }
+
+#[test]
+fn the_roster_is_diffed_after_a_reconnect() {
+    // Per room: `away` is blackholed from t = 3 s to 9 s and comes back about then; meanwhile
+    // `leaver` leaves (t ≈ 4.5 s) and `newcomer` joins (t = 6 s). Neither notice reaches the away
+    // member's frozen socket, so its re-auth's member list shows one left and one joined.
+    let yaml = format!(
+        "version: 1
+name: roster-diff
+deadline: 60s
+{FAST}
+rooms: {{ count: 4 }}
+groups:
+  - name: away
+    per_room: 1
+    arrival: {{ ramp: {{ over: 500ms }} }}
+    script: [join, {{ hold: 16s }}, leave]
+    expect: {{ completed: 4 }}
+  - name: leaver
+    per_room: 1
+    arrival: {{ ramp: {{ over: 500ms }} }}
+    script: [join, {{ hold: 4s }}, leave]
+    expect: {{ completed: 4 }}
+  - name: newcomer
+    per_room: 1
+    arrival: {{ ramp: {{ start: 6s, over: 500ms }} }}
+    script: [join, {{ hold: 10s }}, leave]
+    expect: {{ completed: 4 }}
+faults:
+  - {{ at: 3s, kind: blackhole, group: away, share: 100%, for: 6s }}
+"
+    );
+    let s = passed("roster-diff", &yaml, 12);
+    let r = &s["recovery"];
+    assert_eq!(n(&r["reconnected"]), 4, "{r}");
+    assert_eq!(n(&r["roster_left"]), 4, "{r}");
+    assert_eq!(n(&r["roster_joined"]), 4, "{r}");
+}

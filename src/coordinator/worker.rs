@@ -9,7 +9,7 @@ use actix::prelude::*;
 
 use crate::metrics::Metric;
 use crate::metrics::recorder::{self, Interval};
-use crate::participant::{self, Participant, RunContext, registry};
+use crate::participant::{self, Participant, RunContext, heartbeat, registry};
 use crate::scenario::OutcomeKey;
 
 /// Participants started back to back before the scheduler yields to running ones.
@@ -49,6 +49,13 @@ impl Actor for Worker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(heartbeat::TICK, |act, _| {
+            for id in heartbeat::due(act.run.now_us()) {
+                if let Some(addr) = registry::get(id) {
+                    addr.do_send(participant::PingCheck);
+                }
+            }
+        });
         let run = self.run.clone();
         let ids = std::mem::take(&mut self.ids);
         let stopping = self.stopping.clone();

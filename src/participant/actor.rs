@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::context::RunContext;
 use super::faults::{Inject, NetFaults};
+use super::heartbeat;
 use super::link::{Link, LinkEvent, Pump};
 use super::outcome::{FailureStage, Outcome};
 use super::presence::{self, Delay, Stay};
@@ -124,7 +125,8 @@ pub struct Participant {
     net: Option<Box<NetFaults>>,
     /// Last ping on the current socket (µs; 0: none yet, so no dead-server timer, as the SDK).
     last_ping_us: u64,
-    ping_timer: Option<SpawnHandle>,
+    /// A check of the dead-server timer is registered with [`heartbeat`].
+    watched: bool,
     /// Peers seen that left since (slots): `seen` minus these is the current roster.
     gone: Vec<u32>,
     /// Peers shown as reconnecting (slot, since when): `user-reconnecting` without a
@@ -168,7 +170,7 @@ impl Participant {
             recovery: None,
             net: None,
             last_ping_us: 0,
-            ping_timer: None,
+            watched: false,
             gone: Vec::new(),
             marks: Vec::new(),
         }
@@ -892,40 +894,27 @@ impl Participant {
         self.net.as_ref().is_some_and(|n| n.offline(now))
     }
 
-    fn cancel_ping_timer(&mut self, ctx: &mut Context<Self>) {
-        if let Some(t) = self.ping_timer.take() {
-            ctx.cancel_future(t);
-        }
+    /// Stops the dead-server timer (a registered check then finds nothing to do).
+    fn cancel_ping_timer(&mut self, _ctx: &mut Context<Self>) {
         self.last_ping_us = 0;
     }
 
-    /// A ping (re)arms the dead-server timer. One timer per participant, moved forward lazily:
-    /// it fires at most once per `ping_timeout` instead of being replaced on every ping.
-    fn heartbeat(&mut self, now: u64, ctx: &mut Context<Self>) {
+    /// A ping (re)arms the dead-server timer. The timer is moved forward lazily: a check is
+    /// registered once and, when due, re-registered for the latest ping, so it costs one check
+    /// per `ping_timeout` instead of one per ping.
+    fn heartbeat(&mut self, now: u64, _ctx: &mut Context<Self>) {
         if !self.state.in_room() {
             return;
         }
         self.last_ping_us = now.max(1);
-        if self.ping_timer.is_none() {
-            self.arm_ping_timer(self.run.plan.reconnect.ping_timeout, ctx);
+        if !self.watched {
+            self.watched = true;
+            heartbeat::watch(self.id, self.last_ping_us + self.ping_timeout_us());
         }
     }
 
-    fn arm_ping_timer(&mut self, after: std::time::Duration, ctx: &mut Context<Self>) {
-        self.ping_timer = Some(ctx.run_later(after, |act, ctx| {
-            act.ping_timer = None;
-            if !act.state.in_room() || act.recovery.is_some() || act.last_ping_us == 0 {
-                return;
-            }
-            let timeout = act.run.plan.reconnect.ping_timeout.as_micros() as u64;
-            let due = act.last_ping_us + timeout;
-            let now = act.run.now_us();
-            if now < due {
-                act.arm_ping_timer(std::time::Duration::from_micros(due - now), ctx);
-            } else {
-                act.lose(Loss::PingTimeout, ctx);
-            }
-        }));
+    fn ping_timeout_us(&self) -> u64 {
+        self.run.plan.reconnect.ping_timeout.as_micros() as u64
     }
 
     /// The connection of a member broke (its socket is already gone, except after a ping
@@ -1353,5 +1342,28 @@ impl Participant {
                 recorder::record(|r| r.recovery.fault(index).failed += 1);
             }
         }));
+    }
+}
+
+/// The worker found this participant's dead-server check due.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct PingCheck;
+
+impl Handler<PingCheck> for Participant {
+    type Result = ();
+
+    fn handle(&mut self, _: PingCheck, ctx: &mut Self::Context) {
+        self.watched = false;
+        if !self.state.in_room() || self.recovery.is_some() || self.last_ping_us == 0 {
+            return;
+        }
+        let due = self.last_ping_us + self.ping_timeout_us();
+        if self.run.now_us() < due {
+            self.watched = true;
+            heartbeat::watch(self.id, due);
+        } else {
+            self.lose(Loss::PingTimeout, ctx);
+        }
     }
 }

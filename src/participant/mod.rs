@@ -9,6 +9,7 @@
 //! | [`state`] | the pure connection state machine |
 //! | [`reconnect`] | the pure reconnect policy (close codes, attempts, re-auth answers) |
 //! | [`faults`] | client-side faults applied to a participant's network |
+//! | [`heartbeat`] | the dead-server timers of a worker's participants, in one heap |
 //! | [`presence`] | per-room presence boards and the end-of-run presence check |
 //! | [`outcome`] | the one outcome each lifecycle ends with |
 //! | [`registry`] | the participants running on this worker thread |
@@ -16,6 +17,7 @@
 pub mod actor;
 pub mod context;
 pub mod faults;
+pub mod heartbeat;
 pub mod link;
 pub mod outcome;
 pub mod presence;
@@ -23,6 +25,6 @@ pub mod reconnect;
 pub mod registry;
 pub mod state;
 
-pub use actor::{Abort, Participant, Stop};
+pub use actor::{Abort, Participant, PingCheck, Stop};
 pub use context::RunContext;
 pub use faults::Inject;

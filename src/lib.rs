@@ -12,6 +12,7 @@
 //! | [`error`] | exit codes and the command error type |
 //! | [`scenario`] | YAML scenarios: positions, validation (every problem at once), the checked model, JSON Schema |
 //! | [`plan`] | the compiled plan: rooms, participants, intended arrival times (pure, seeded) |
+//! | [`preflight`] | before any load: ephemeral ports towards the target, more loopback sources when needed |
 //! | [`run`] | one run end to end: plan, target, coordinator, summary |
 //! | [`target`] | the server a run loads: embedded (in-process) or external |
 //! | [`coordinator`] | workers (one arbiter each), collection, progress, scripted faults, end of run |
@@ -46,6 +47,7 @@ pub mod mac;
 pub mod metrics;
 pub mod participant;
 pub mod plan;
+pub mod preflight;
 pub mod report;
 pub mod run;
 pub mod scenario;

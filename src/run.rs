@@ -42,7 +42,7 @@ pub struct Finished {
 }
 
 /// Runs `scenario` to its end and writes its results.
-pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, CommandError> {
+pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished, CommandError> {
     if let Some(url) = &options.target {
         crate::transport::endpoint(url)
             .map_err(|e| CommandError::InvalidInput(format!("--target: {e}")))?;
@@ -79,13 +79,19 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<Finished, Com
     } else {
         options.workers
     };
+    let sources = source_addresses(
+        &prepared.base_url,
+        plan.peak_participants(),
+        &options.sources,
+        &mut options.progress,
+    )?;
     let run = Arc::new(RunContext::new(
         plan.clone(),
         prepared.base_url.clone(),
         scenario.app.clone(),
         prepared.driver,
         prepared.keys.clone(),
-        SourcePool::new(options.sources.clone()),
+        SourcePool::new(sources),
     ));
     let started_at = crate::token::format_unix(run.start_unix);
     let started_at_unix_ms = run.start_unix_ms;
@@ -152,6 +158,41 @@ fn preflight(base_url: &str) -> Result<(), CommandError> {
             ))),
         }
     })
+}
+
+/// The local addresses client sockets use: the user's, or more loopback addresses when the peak
+/// needs more ephemeral ports than one address has towards the target.
+fn source_addresses(
+    base_url: &str,
+    peak: usize,
+    given: &[IpAddr],
+    progress: &mut Progress,
+) -> Result<Vec<IpAddr>, CommandError> {
+    use std::net::ToSocketAddrs as _;
+    let Some(target) = crate::transport::endpoint(base_url)
+        .ok()
+        .and_then(|ep| ep.authority.to_socket_addrs().ok())
+        .and_then(|mut addrs| addrs.next())
+    else {
+        return Ok(given.to_vec());
+    };
+    let chosen = crate::preflight::source_addresses(
+        peak,
+        target.ip(),
+        given,
+        crate::preflight::ephemeral_ports(),
+    )
+    .map_err(|e| CommandError::InvalidInput(e.to_string()))?;
+    if given.is_empty() && !chosen.is_empty() {
+        progress.note(&format!(
+            "{peak} connections at once exceed one source address's ephemeral ports towards {}: using {} loopback source addresses ({} to {})",
+            target.ip(),
+            chosen.len(),
+            chosen[0],
+            chosen[chosen.len() - 1]
+        ));
+    }
+    Ok(chosen)
 }
 
 /// Refuses to start when the plan scripts server faults the target cannot carry out: better

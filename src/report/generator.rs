@@ -111,8 +111,8 @@ pub fn classify(row: &SeriesRow, limits: &LimitsInfo) -> Option<LimitedInterval>
         )
     } else if lagging {
         format!(
-            "event loop blocked (loop lag p99 {}): a worker thread was busy or not scheduled; \
-             other load on the machine, or too few cores",
+            "event loop blocked (loop lag p99 {}): a worker thread was busy, blocked in a call, \
+             or not scheduled; other load on the machine, or too few cores",
             ms(loop_lag.unwrap_or_default())
         )
     } else {

@@ -201,4 +201,37 @@ mod tests {
         assert_eq!(agg.histogram(Metric::Join).len(), 3);
         assert_eq!(agg.total.started, 3);
     }
+
+    #[test]
+    fn rows_carry_cpu_shares_and_handshakes_waiting() {
+        use crate::participant::state::ConnectionState as S;
+        let mut agg = Aggregate::default();
+        let mut a = Interval {
+            worker_cpu_max_us: 400_000,
+            ..Default::default()
+        };
+        for _ in 0..3 {
+            a.transition(S::Disconnected, S::Connecting);
+        }
+        let b = Interval {
+            worker_cpu_max_us: 500_000,
+            ..Default::default()
+        };
+        agg.absorb_with_cpu(1.0, vec![a, b], Some(1_500_000));
+        let r = &agg.series[0];
+        // 1.5 s of process CPU in 1 s: 150% of one core; the busiest worker used 0.5 s.
+        assert_eq!(r.cpu_percent, Some(150.0));
+        assert_eq!(r.worker_cpu_percent, Some(50.0));
+        assert_eq!(r.handshakes_waiting, 3);
+        let mut c = Interval::default();
+        c.transition(S::Connecting, S::Connected);
+        // Half a second later, CPU not measured.
+        agg.absorb_with_cpu(1.5, vec![c], None);
+        let r = &agg.series[1];
+        assert_eq!((r.cpu_percent, r.worker_cpu_percent), (None, None));
+        assert_eq!(r.handshakes_waiting, 2);
+        agg.absorb_with_cpu(2.0, vec![], Some(250_000));
+        assert_eq!(agg.series[2].cpu_percent, Some(50.0));
+        assert_eq!(agg.series[2].worker_cpu_percent, Some(0.0));
+    }
 }

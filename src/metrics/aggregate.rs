@@ -36,8 +36,8 @@ pub struct SeriesRow {
     /// near 100% cannot start or serve its participants on time).
     #[serde(default)]
     pub worker_cpu_percent: Option<f64>,
-    /// Handshakes waiting at the end of the interval: participants between opening their
-    /// socket and the join answer (the CONNECTING state).
+    /// Handshakes waiting at the end of the interval: participants between starting their join
+    /// (token exchange, socket open) and the join answer: the CONNECTING state count.
     #[serde(default)]
     pub handshakes_waiting: i64,
 }

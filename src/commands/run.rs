@@ -11,8 +11,8 @@ use crate::report::{self, Verdict};
 use crate::run::{self, RunOptions};
 use crate::scenario::{self, Scenario, Target};
 
-/// Runs the scenario; exit 0 pass, 1 expectations failed, 2 invalid scenario, 3 interrupted or
-/// could not complete.
+/// Runs the scenario; exit 0 pass, 1 expectations failed, 2 invalid scenario, 3 interrupted,
+/// could not complete, or generator-limited with `generator.fail` set.
 pub fn run(args: RunArgs) -> Result<(), CommandError> {
     let scenario =
         scenario::load(&args.scenario).map_err(|e| CommandError::InvalidInput(e.to_string()))?;
@@ -75,6 +75,16 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
         regressions = c.regressions;
     }
     println!("results: {}", finished.dir.join("summary.json").display());
+    let generator = &finished.summary.generator;
+    if generator.limited
+        && generator.limits.fail
+        && finished.summary.verdict != Verdict::Interrupted
+    {
+        return Err(CommandError::Incomplete(format!(
+            "{} (generator.fail is set: the results above measure roomstorm, not only the target)",
+            report::generator::headline(generator).unwrap_or_default()
+        )));
+    }
     match finished.summary.verdict {
         Verdict::Pass if regressions > 0 => Err(CommandError::Failed(format!(
             "{regressions} regression(s) against the baseline"

@@ -100,6 +100,7 @@ pub async fn run(run: Arc<RunContext>, options: CoordinatorOptions) -> RunOutput
         phase: Phase::Running,
         end: EndReason::Completed,
         collecting: false,
+        cpu_at_tick: crate::metrics::cpu::process_us(),
         started: Instant::now(),
         done: Some(tx),
     }
@@ -133,6 +134,8 @@ struct Coordinator {
     phase: Phase,
     end: EndReason,
     collecting: bool,
+    /// The process's CPU time at the previous collection, µs.
+    cpu_at_tick: Option<u64>,
     started: Instant,
     done: Option<oneshot::Sender<RunOutput>>,
     /// One record per planned fault.
@@ -261,6 +264,17 @@ impl Coordinator {
         }
     }
 
+    /// The process's CPU time since the previous collection, µs.
+    fn cpu_since_last(&mut self) -> Option<u64> {
+        let now = crate::metrics::cpu::process_us();
+        let used = match (self.cpu_at_tick, now) {
+            (Some(before), Some(now)) => Some(now.saturating_sub(before)),
+            _ => None,
+        };
+        self.cpu_at_tick = now;
+        used
+    }
+
     fn tick(&mut self, ctx: &mut Context<Self>) {
         if self.collecting || self.done.is_none() {
             return;
@@ -271,7 +285,8 @@ impl Coordinator {
             act.collecting = false;
             let intervals = answers.into_iter().filter_map(Result::ok).collect();
             let t = act.run.start.elapsed().as_secs_f64();
-            act.aggregate.absorb(t, intervals);
+            let cpu = act.cpu_since_last();
+            act.aggregate.absorb_with_cpu(t, intervals, cpu);
             act.options.progress.update(
                 &act.aggregate,
                 act.lifecycles,
@@ -338,7 +353,8 @@ impl Coordinator {
         ctx.spawn(last.into_actor(self).map(move |answers, act, ctx| {
             let intervals = answers.into_iter().filter_map(Result::ok).collect();
             let t = act.run.start.elapsed().as_secs_f64();
-            act.aggregate.absorb(t, intervals);
+            let cpu = act.cpu_since_last();
+            act.aggregate.absorb_with_cpu(t, intervals, cpu);
             act.options.progress.finish(&act.aggregate, act.lifecycles);
             let output = RunOutput {
                 aggregate: std::mem::take(&mut act.aggregate),

@@ -14,6 +14,8 @@ use crate::scenario::OutcomeKey;
 
 /// Participants started back to back before the scheduler yields to running ones.
 const START_BATCH: usize = 64;
+/// Period of the event-loop probe: a timer whose lateness is the thread's loop lag.
+pub const LOOP_PROBE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Starts and stops the participants of one thread.
 pub struct Worker {
@@ -24,6 +26,8 @@ pub struct Worker {
     /// This worker's index and the number of workers: it holds the rooms `room % of == index`.
     index: usize,
     of: usize,
+    /// This thread's CPU time at the previous collection, µs.
+    cpu_at_collect: Option<u64>,
 }
 
 impl Worker {
@@ -35,6 +39,7 @@ impl Worker {
             stopping: Rc::new(Cell::new(false)),
             index,
             of: of.max(1),
+            cpu_at_collect: None,
         }
     }
 
@@ -56,11 +61,25 @@ impl Actor for Worker {
                 }
             }
         });
+        self.cpu_at_collect = crate::metrics::cpu::thread_us();
+        probe_loop(ctx, std::time::Instant::now() + LOOP_PROBE);
         let run = self.run.clone();
         let ids = std::mem::take(&mut self.ids);
         let stopping = self.stopping.clone();
         ctx.spawn(schedule(run, ids, stopping).into_actor(self));
     }
+}
+
+/// Records how late the probe due at `due` fires (the event loop's lag), then sets the next one
+/// a period after it actually fired, so one long block counts once, not as a burst of late ticks.
+fn probe_loop(ctx: &mut Context<Worker>, due: std::time::Instant) {
+    let wait = due.saturating_duration_since(std::time::Instant::now());
+    ctx.run_later(wait, move |_, ctx| {
+        let now = std::time::Instant::now();
+        let lag = now.saturating_duration_since(due).as_micros() as u64;
+        recorder::record(|r| r.latency(Metric::LoopLag, lag));
+        probe_loop(ctx, now + LOOP_PROBE);
+    });
 }
 
 /// Starts each participant at its intended time; after a stop, counts the rest as aborted.
@@ -113,7 +132,13 @@ impl Handler<Collect> for Worker {
     type Result = MessageResult<Collect>;
 
     fn handle(&mut self, _: Collect, _: &mut Self::Context) -> Self::Result {
-        MessageResult(recorder::take())
+        let mut interval = recorder::take();
+        let now = crate::metrics::cpu::thread_us();
+        if let (Some(before), Some(now)) = (self.cpu_at_collect, now) {
+            interval.worker_cpu_max_us = now.saturating_sub(before);
+        }
+        self.cpu_at_collect = now;
+        MessageResult(interval)
     }
 }
 

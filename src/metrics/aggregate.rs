@@ -26,7 +26,20 @@ pub struct SeriesRow {
     /// started yet and those finished).
     pub states: BTreeMap<String, i64>,
     /// Per metric: (count, p50, p99, max) of the samples recorded in the interval, microseconds.
+    /// `lateness` and `loop_lag` are the generator's own health.
     pub latency: BTreeMap<String, IntervalLatency>,
+    /// CPU used by the whole roomstorm process in the interval, percent of one core (includes
+    /// the embedded server's threads when the target is embedded; absent where not measured).
+    #[serde(default)]
+    pub cpu_percent: Option<f64>,
+    /// CPU used by the busiest worker thread in the interval, percent of one core (a worker
+    /// near 100% cannot start or serve its participants on time).
+    #[serde(default)]
+    pub worker_cpu_percent: Option<f64>,
+    /// Handshakes waiting at the end of the interval: participants between starting their join
+    /// (token exchange, socket open) and the join answer: the CONNECTING state count.
+    #[serde(default)]
+    pub handshakes_waiting: i64,
 }
 
 /// Latency of one metric within one interval.
@@ -69,12 +82,27 @@ pub struct Aggregate {
 impl Aggregate {
     /// Merges the intervals collected from every worker at `t` seconds and appends a row.
     pub fn absorb(&mut self, t: f64, intervals: Vec<Interval>) {
+        self.absorb_with_cpu(t, intervals, None);
+    }
+
+    /// [`Aggregate::absorb`], with the process's CPU time used during the interval (µs).
+    pub fn absorb_with_cpu(
+        &mut self,
+        t: f64,
+        intervals: Vec<Interval>,
+        process_cpu_us: Option<u64>,
+    ) {
         let mut tick = Interval::default();
         for i in intervals {
             tick.absorb(i);
         }
-        let row = self.row(t, &tick);
         let start_s = self.series.last().map_or(0.0, |r| r.t);
+        let mut row = self.row(t, &tick);
+        let wall_us = ((t - start_s) * 1e6).max(1.0);
+        let percent = |us: u64| (us as f64 * 100.0 / wall_us * 10.0).round() / 10.0;
+        row.cpu_percent = process_cpu_us.map(percent);
+        // Measured where the process's time is (both come from `getrusage`).
+        row.worker_cpu_percent = process_cpu_us.map(|_| percent(tick.worker_cpu_max_us));
         for m in Metric::ALL {
             let h = &tick.latency[m.index()];
             if !h.is_empty() {
@@ -114,8 +142,14 @@ impl Aggregate {
                 .map(|(c, n)| (*c, *n))
                 .collect(),
             ended: tick.ended(),
+            handshakes_waiting: states
+                .get(crate::participant::state::ConnectionState::Connecting.name())
+                .copied()
+                .unwrap_or(0),
             states,
             latency,
+            cpu_percent: None,
+            worker_cpu_percent: None,
         }
     }
 
@@ -166,5 +200,38 @@ mod tests {
         assert_eq!(agg.series[1].latency["join"].max, 2000);
         assert_eq!(agg.histogram(Metric::Join).len(), 3);
         assert_eq!(agg.total.started, 3);
+    }
+
+    #[test]
+    fn rows_carry_cpu_shares_and_handshakes_waiting() {
+        use crate::participant::state::ConnectionState as S;
+        let mut agg = Aggregate::default();
+        let mut a = Interval {
+            worker_cpu_max_us: 400_000,
+            ..Default::default()
+        };
+        for _ in 0..3 {
+            a.transition(S::Disconnected, S::Connecting);
+        }
+        let b = Interval {
+            worker_cpu_max_us: 500_000,
+            ..Default::default()
+        };
+        agg.absorb_with_cpu(1.0, vec![a, b], Some(1_500_000));
+        let r = &agg.series[0];
+        // 1.5 s of process CPU in 1 s: 150% of one core; the busiest worker used 0.5 s.
+        assert_eq!(r.cpu_percent, Some(150.0));
+        assert_eq!(r.worker_cpu_percent, Some(50.0));
+        assert_eq!(r.handshakes_waiting, 3);
+        let mut c = Interval::default();
+        c.transition(S::Connecting, S::Connected);
+        // Half a second later, CPU not measured.
+        agg.absorb_with_cpu(1.5, vec![c], None);
+        let r = &agg.series[1];
+        assert_eq!((r.cpu_percent, r.worker_cpu_percent), (None, None));
+        assert_eq!(r.handshakes_waiting, 2);
+        agg.absorb_with_cpu(2.0, vec![], Some(250_000));
+        assert_eq!(agg.series[2].cpu_percent, Some(50.0));
+        assert_eq!(agg.series[2].worker_cpu_percent, Some(0.0));
     }
 }

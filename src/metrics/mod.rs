@@ -2,6 +2,7 @@
 //! recorded per worker thread without locks and merged by the coordinator once a second.
 
 pub mod aggregate;
+pub mod cpu;
 pub mod recorder;
 pub mod recovery;
 
@@ -32,11 +33,13 @@ pub enum Metric {
     Reconnecting,
     /// A member's RECONNECTED → each other member's `user-reconnected` for it.
     PeerReconnected,
+    /// How late a worker's 100 ms probe timer fired: its event loop's lag (generator health).
+    LoopLag,
 }
 
 impl Metric {
     /// Every metric, by [`Metric::index`].
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 12] = [
         Metric::Connect,
         Metric::Join,
         Metric::TimeToConnected,
@@ -48,6 +51,7 @@ impl Metric {
         Metric::Reconnect,
         Metric::Reconnecting,
         Metric::PeerReconnected,
+        Metric::LoopLag,
     ];
 
     /// Dense index.
@@ -69,6 +73,7 @@ impl Metric {
             Metric::Reconnect => "reconnect",
             Metric::Reconnecting => "reconnecting",
             Metric::PeerReconnected => "peer_reconnected",
+            Metric::LoopLag => "loop_lag",
         }
     }
 }

@@ -45,6 +45,9 @@ pub struct Interval {
     pub rooms: Vec<RoomStat>,
     /// Reconnects and faults.
     pub recovery: super::recovery::RecoveryStats,
+    /// CPU time (user + system) of the busiest worker thread since the previous collection, µs
+    /// (merging keeps the largest: a saturated worker is what limits the generator).
+    pub worker_cpu_max_us: u64,
 }
 
 /// What one room went through: small enough to keep for every room of a large run.
@@ -104,6 +107,7 @@ impl Default for Interval {
             stays: Vec::new(),
             rooms: Vec::new(),
             recovery: Default::default(),
+            worker_cpu_max_us: 0,
         }
     }
 }
@@ -183,6 +187,7 @@ impl Interval {
             mine.absorb(theirs);
         }
         self.recovery.absorb(&other.recovery);
+        self.worker_cpu_max_us = self.worker_cpu_max_us.max(other.worker_cpu_max_us);
     }
 
     /// Lifecycles that have ended, whatever the outcome.

@@ -295,6 +295,7 @@ pub(crate) mod tests {
             credentials: None,
             reconnect: Default::default(),
             faults: Vec::new(),
+            generator: Default::default(),
             rooms: Rooms {
                 count: rooms,
                 name: NamePattern::parse("room-{index:03}", ROOM_VARS).unwrap(),

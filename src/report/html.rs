@@ -218,7 +218,15 @@ fn header(o: &mut String, s: &Summary) {
     for (k, v) in rows {
         let _ = writeln!(o, "<tr><th>{k}</th><td>{v}</td></tr>");
     }
-    o.push_str("</table>\n</header>\n");
+    o.push_str("</table>\n");
+    if let Some(line) = super::generator::headline(&s.generator) {
+        let _ = writeln!(
+            o,
+            "<p class=\"bad generator-limited\"><strong>{}</strong></p>",
+            escape(&line)
+        );
+    }
+    o.push_str("</header>\n");
 }
 
 fn contents(o: &mut String, charts: &[WrittenChart], extra: &[Section]) {
@@ -326,6 +334,9 @@ fn code_table(o: &mut String, map: &std::collections::BTreeMap<u32, u64>) {
     o.push_str("</table>\n");
 }
 
+/// The generator-health row of the checks table (and JUnit's test case of the same name).
+const GENERATOR_CHECK: &str = "generator not limited";
+
 fn expectations(o: &mut String, s: &Summary) {
     o.push_str("<section id=\"expectations\">\n<h2>Expectations and thresholds</h2>\n");
     let checks: Vec<(bool, String, &str)> = s
@@ -340,14 +351,28 @@ fn expectations(o: &mut String, s: &Summary) {
             };
             (t.passed, name, t.observed.as_str())
         }))
+        .chain(std::iter::once((
+            !s.generator.limited,
+            GENERATOR_CHECK.to_string(),
+            s.generator
+                .intervals
+                .first()
+                .map_or("every interval within the generator limits", |i| {
+                    i.cause.as_str()
+                }),
+        )))
         .collect();
     if checks.is_empty() {
         o.push_str("<p class=\"muted\">none</p>\n");
     } else {
         o.push_str("<table><tr><th>result</th><th>check</th><th>observed</th></tr>\n");
         for (passed, name, detail) in &checks {
+            let warn_only = name == GENERATOR_CHECK && !s.generator.limits.fail;
             let (class, mark) = if *passed {
                 ("", "<span class=\"ok\">✔ pass</span>")
+            } else if warn_only {
+                // Reported loudly, but the scenario did not make it decide anything.
+                (" class=\"bad\"", "<span class=\"no\">⚠ limited</span>")
             } else {
                 (" class=\"bad\"", "<span class=\"no\">✘ fail</span>")
             };

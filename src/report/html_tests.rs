@@ -293,3 +293,39 @@ fn faults_and_reconnects_get_their_own_section_only_when_there_were_any() {
     );
     assert!(html.contains("5.22s"));
 }
+
+#[test]
+fn a_generator_limited_run_says_so_in_the_header_and_the_checks() {
+    let mut s = fixture();
+    let healthy = render(&s, &[], &[]);
+    assert!(!healthy.contains("GENERATOR-LIMITED"));
+    assert!(healthy.contains(
+        "<td>generator not limited</td><td>every interval within the generator limits</td>"
+    ));
+    s.generator.limited = true;
+    s.generator
+        .intervals
+        .push(crate::report::generator::LimitedInterval {
+            t: 2.0,
+            lateness_p99_us: Some(120_000),
+            loop_lag_p99_us: Some(90_000),
+            cpu_percent: Some(99.0),
+            worker_cpu_percent: Some(98.0),
+            handshakes_waiting: 40,
+            exceeded: vec!["lateness".into(), "loop_lag".into(), "cpu".into()],
+            cause: "generator CPU saturated <98%>".into(),
+        });
+    let html = render(&s, &[], &[]);
+    let header = &html[..html.find("</header>").unwrap()];
+    assert!(
+        header.contains(
+            "GENERATOR-LIMITED: interval ending at 2.0s: generator CPU saturated &lt;98%&gt;"
+        ),
+        "{header}"
+    );
+    // Without `generator.fail` it is a warning, with it a failed check.
+    assert!(html.contains("⚠ limited</span></td><td>generator not limited</td>"));
+    s.generator.limits.fail = true;
+    let html = render(&s, &[], &[]);
+    assert!(html.contains("✘ fail</span></td><td>generator not limited</td>"));
+}

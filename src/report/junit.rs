@@ -24,8 +24,13 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Renders the JUnit XML of a run.
+/// Renders the JUnit XML of a run. The generator's health is one more case, "generator not
+/// limited": failed when the run was generator-limited and the scenario sets `generator.fail`,
+/// skipped (with the cause) when it was limited without `fail`, passed otherwise.
 pub fn render(s: &Summary) -> String {
+    let generator_detail = super::generator::headline(&s.generator).unwrap_or_default();
+    let generator_failed = s.generator.limited && s.generator.limits.fail;
+    let generator_skipped = s.generator.limited && !s.generator.limits.fail;
     let cases: Vec<(&str, &str, bool, &str)> = s
         .expectations
         .iter()
@@ -38,8 +43,15 @@ pub fn render(s: &Summary) -> String {
                 t.observed.as_str(),
             )
         }))
+        .chain(std::iter::once((
+            "generator",
+            "generator not limited",
+            !generator_failed,
+            generator_detail.as_str(),
+        )))
         .collect();
     let failures = cases.iter().filter(|c| !c.2).count();
+    let skipped = usize::from(generator_skipped);
     let suite = format!("roomstorm.{}", s.scenario.name);
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -50,7 +62,7 @@ pub fn render(s: &Summary) -> String {
     );
     let _ = writeln!(
         o,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\" timestamp=\"{}\">",
         escape(&suite),
         cases.len(),
         s.duration_s,
@@ -63,7 +75,13 @@ pub fn render(s: &Summary) -> String {
             escape(&suite),
             escape(name)
         );
-        if *passed {
+        if *class == "generator" && generator_skipped {
+            let _ = writeln!(
+                o,
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                escape(detail)
+            );
+        } else if *passed {
             let _ = writeln!(o, "/>");
         } else {
             let _ = writeln!(
@@ -89,6 +107,49 @@ pub fn render(s: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_generator_case_passes_is_skipped_or_fails_by_the_scenario_setting() {
+        use crate::report::generator::{GeneratorHealth, LimitedInterval};
+        let mut s: Summary =
+            serde_json::from_str(include_str!("../../tests/fixtures/summary/full-room.json"))
+                .unwrap();
+        // Older summaries without a `generator` section read as healthy.
+        assert_eq!(s.generator, GeneratorHealth::default());
+        let healthy = render(&s);
+        assert!(
+            healthy.contains("name=\"generator not limited\" time=\"0\"/>"),
+            "{healthy}"
+        );
+        assert!(healthy.contains("skipped=\"0\""));
+        s.generator.limited = true;
+        s.generator.intervals.push(LimitedInterval {
+            t: 3.0,
+            lateness_p99_us: Some(90_000),
+            loop_lag_p99_us: Some(1_000),
+            cpu_percent: Some(50.0),
+            worker_cpu_percent: Some(40.0),
+            handshakes_waiting: 12,
+            exceeded: vec!["lateness".into()],
+            cause: "arrivals faster than the generator can start them".into(),
+        });
+        let failures_before = healthy.matches("<failure ").count();
+        let skipped = render(&s);
+        assert_eq!(skipped.matches("<failure ").count(), failures_before);
+        assert!(skipped.contains("skipped=\"1\""), "{skipped}");
+        assert!(skipped.contains(
+            "<skipped message=\"GENERATOR-LIMITED: interval ending at 3.0s: arrivals faster \
+             than the generator can start them\"/>"
+        ));
+        s.generator.limits.fail = true;
+        let failed = render(&s);
+        assert_eq!(failed.matches("<failure ").count(), failures_before + 1);
+        assert!(
+            failed.contains("type=\"generator\">GENERATOR-LIMITED"),
+            "{failed}"
+        );
+        assert!(failed.contains("skipped=\"0\""));
+    }
 
     #[test]
     fn escapes_everything_xml_cannot_hold() {

@@ -3,6 +3,7 @@
 
 pub mod charts;
 pub mod compare;
+pub mod generator;
 pub mod hlog;
 pub mod html;
 pub mod junit;

@@ -87,6 +87,10 @@ pub struct Summary {
     pub expectations: Vec<Expectation>,
     /// The scenario's thresholds, with their results.
     pub thresholds: Vec<crate::threshold::ThresholdResult>,
+    /// Whether the generator itself was the bottleneck in some interval (does not change the
+    /// verdict; exits 3 when the scenario sets `generator.fail`).
+    #[serde(default)]
+    pub generator: super::generator::GeneratorHealth,
     /// `pass` when every expectation holds and the run was not interrupted.
     pub verdict: Verdict,
 }
@@ -468,6 +472,7 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
         server: meta.server,
         expectations,
         thresholds,
+        generator: super::generator::assess(&out.aggregate.series, &scenario.generator),
         verdict,
     }
 }

@@ -178,6 +178,18 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
+    if let Some(line) = super::generator::headline(&s.generator) {
+        let _ = writeln!(o, "\n{line}");
+        let _ = writeln!(
+            o,
+            "  the figures above partly measure roomstorm itself, not only the target{}",
+            if s.generator.limits.fail {
+                " (generator.fail: exit 3)"
+            } else {
+                ""
+            }
+        );
+    }
     let _ = writeln!(
         o,
         "verdict: {}",

@@ -38,6 +38,38 @@ pub struct Scenario {
     pub reconnect: ReconnectSettings,
     /// Faults injected at scenario times, in file order.
     pub faults: Vec<Fault>,
+    /// When the generator itself counts as the bottleneck ("generator-limited").
+    pub generator: GeneratorLimits,
+}
+
+/// Limits on the generator's own health, checked per collection interval: beyond them the
+/// run measured roomstorm rather than the server, and is marked generator-limited.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeneratorLimits {
+    /// Most an interval's p99 lateness (intended → actual start of participants) may be.
+    pub max_lateness_p99: Duration,
+    /// Most an interval's p99 event-loop lag (any worker) may be.
+    pub max_loop_lag_p99: Duration,
+    /// Most CPU the busiest worker thread may use in an interval, percent of one core.
+    pub max_cpu_percent: f64,
+    /// A generator-limited run exits 3 (could not complete) whatever its verdict.
+    pub fail: bool,
+}
+
+impl GeneratorLimits {
+    /// The documented defaults (docs/scenarios.md, "generator").
+    pub const DEFAULT: GeneratorLimits = GeneratorLimits {
+        max_lateness_p99: Duration::from_millis(50),
+        max_loop_lag_p99: Duration::from_millis(50),
+        max_cpu_percent: 95.0,
+        fail: false,
+    };
+}
+
+impl Default for GeneratorLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 /// How a participant restores a broken connection. The defaults are the Web SDK 4.3.1's

@@ -354,6 +354,16 @@ pub fn json_schema() -> Value {
                     }}
                 ]}
             },
+            "generator": {
+                "description": "Limits on the generator's own health per collection interval; beyond them the run is marked generator-limited (docs/scenarios.md).",
+                "type": ["object", "null"], "additionalProperties": false,
+                "properties": {
+                    "max_lateness_p99": {"$ref": "#/$defs/duration", "description": "Largest p99 lateness of an interval (intended → actual start); default 50ms."},
+                    "max_loop_lag_p99": {"$ref": "#/$defs/duration", "description": "Largest p99 event-loop lag of an interval (a worker's 100 ms probe timer firing late); default 50ms."},
+                    "max_cpu": {"oneOf": [{"type": "string", "pattern": "^\\s*[0-9.]+\\s*%$"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}], "description": "Largest CPU of the busiest worker thread, a share of one core such as 95% (default)."},
+                    "fail": {"type": "boolean", "description": "A generator-limited run exits 3 (default false: only reported)."}
+                }
+            },
             "reconnect": {"$ref": "#/$defs/reconnect"},
             "faults": {
                 "type": "array", "items": {"$ref": "#/$defs/fault"},

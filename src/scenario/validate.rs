@@ -7,8 +7,8 @@ use super::faults;
 use super::group::{self, SizeSpec};
 use super::interpolate::interpolate;
 use super::model::{
-    DriverKind, EmbeddedServer, GroupSize, NamePattern, PatternValue, PatternVars, ROOM_VARS,
-    Rooms, Scenario, Target,
+    DriverKind, EmbeddedServer, GeneratorLimits, GroupSize, NamePattern, PatternValue, PatternVars,
+    ROOM_VARS, Rooms, Scenario, Target,
 };
 use super::problem::ScenarioErrors;
 use super::raw::{self, Mark};
@@ -32,7 +32,11 @@ pub(crate) const KEYS: &[&str] = &[
     "thresholds",
     "reconnect",
     "faults",
+    "generator",
 ];
+/// Keys of `generator`.
+pub(crate) const GENERATOR_KEYS: &[&str] =
+    &["max_lateness_p99", "max_loop_lag_p99", "max_cpu", "fail"];
 /// Keys of `target.embedded`.
 pub(crate) const EMBEDDED_KEYS: &[&str] = &[
     "max_users",
@@ -220,6 +224,10 @@ fn read(r: &mut Reader, root: &Field) -> Option<Scenario> {
         }
         None => Some(Vec::new()),
     };
+    let generator = match m.get("generator") {
+        Some(f) => generator(r, &f),
+        None => Some(GeneratorLimits::DEFAULT),
+    };
     let items = items?;
     let sizes = resolve_sizes(
         r,
@@ -253,6 +261,45 @@ fn read(r: &mut Reader, root: &Field) -> Option<Scenario> {
         rooms,
         groups,
         thresholds: thresholds?,
+        generator: generator?,
+    })
+}
+
+/// `generator:` the limits beyond which the run is generator-limited, each optional.
+fn generator(r: &mut Reader, f: &Field) -> Option<GeneratorLimits> {
+    let m = r.map_or_empty(f, GENERATOR_KEYS)?;
+    let d = GeneratorLimits::DEFAULT;
+    let max_lateness_p99 = match m.get("max_lateness_p99") {
+        Some(f) => r.positive_duration(&f),
+        None => Some(d.max_lateness_p99),
+    };
+    let max_loop_lag_p99 = match m.get("max_loop_lag_p99") {
+        Some(f) => r.positive_duration(&f),
+        None => Some(d.max_loop_lag_p99),
+    };
+    let max_cpu_percent = match m.get("max_cpu") {
+        Some(f) => r.share(&f, true).and_then(|share| {
+            if share == 0.0 {
+                r.problem(
+                    f.mark(),
+                    &f.path,
+                    "a CPU limit of 0% marks every interval: use a share of one core such as 95%",
+                );
+                return None;
+            }
+            Some(share * 100.0)
+        }),
+        None => Some(d.max_cpu_percent),
+    };
+    let fail = match m.get("fail") {
+        Some(f) => r.boolean(&f),
+        None => Some(d.fail),
+    };
+    Some(GeneratorLimits {
+        max_lateness_p99: max_lateness_p99?,
+        max_loop_lag_p99: max_loop_lag_p99?,
+        max_cpu_percent: max_cpu_percent?,
+        fail: fail?,
     })
 }
 

@@ -47,6 +47,15 @@ fn full_scenario_becomes_the_exact_model() {
             attempts: 10,
         }
     );
+    assert_eq!(
+        s.generator,
+        crate::scenario::GeneratorLimits {
+            max_lateness_p99: Duration::from_millis(20),
+            max_loop_lag_p99: Duration::from_millis(40),
+            max_cpu_percent: 90.0,
+            fail: true,
+        }
+    );
     // File order is kept; the plan orders by time.
     assert_eq!(
         s.faults,

@@ -411,8 +411,32 @@ fn rooms_spread_over_processes_and_the_front_answers_for_all() {
 }
 
 #[test]
-fn processes_end_when_the_front_is_killed_outright() {
+fn a_dead_process_shows_in_healthz_and_the_rest_end_when_the_front_is_killed_outright() {
     let mut served = serve(2);
+    let addr = served.addr;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let up = get(addr, "/healthz").await;
+        assert_eq!((up.status, up.json()["status"].as_str()), (200, Some("ok")));
+        // SAFETY: signalling a server process of the front this test started, by its PID.
+        unsafe { libc::kill(served.pids[1], libc::SIGKILL) };
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let h = get(addr, "/healthz").await;
+            if h.status == 503 {
+                let v = h.json();
+                assert_eq!(v["status"], "degraded");
+                assert_eq!(v["processes"][0]["running"], true);
+                assert_eq!(v["processes"][1]["running"], false);
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{}", h.body);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
     // SAFETY: signalling our own child by its PID.
     unsafe { libc::kill(served.child.id() as i32, libc::SIGKILL) };
     let _ = wait_with_timeout(&mut served.child, Duration::from_secs(10));

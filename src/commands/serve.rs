@@ -147,12 +147,10 @@ fn run_front(
     .map_err(|e| CommandError::Incomplete(format!("cannot start the server processes: {e}")))?;
     let app_ids: Vec<String> = config.apps.iter().map(|a| a.app_id.clone()).collect();
     let pids: Vec<String> = children.pids().iter().map(u32::to_string).collect();
-    let front = std::sync::Arc::new(Front::new(
-        &config,
-        children.addrs(),
-        children.pids(),
-        token_key,
-    ));
+    let front = std::sync::Arc::new(
+        Front::new(&config, children.addrs(), children.pids(), token_key)
+            .with_liveness(children.liveness()),
+    );
     say(format_args!(
         "roomstorm reference server listening on http://{addr}\n  front of {n} server processes, pids: {}\n  signaling: one ws://127.0.0.1:<port>/signaling per process (named in each access token)   metrics: http://{addr}/metrics\n  apps: {}   access key: {}",
         pids.join(" "),

@@ -31,7 +31,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -107,6 +107,10 @@ struct ChildProc {
 /// The child processes; killed (by PID) if dropped before [`Children::shutdown`].
 pub struct Children {
     procs: Vec<ChildProc>,
+    /// Per child: `false` once its stdout closed (it exited).
+    alive: Vec<Arc<AtomicBool>>,
+    /// Set by [`Children::shutdown`]: exits from then on are expected.
+    stopping: Arc<AtomicBool>,
 }
 
 impl Children {
@@ -119,7 +123,11 @@ impl Children {
     ) -> std::io::Result<Self> {
         use std::os::unix::ffi::OsStrExt as _;
         let exe = std::env::current_exe()?;
-        let mut children = Self { procs: Vec::new() };
+        let mut children = Self {
+            procs: Vec::new(),
+            alive: Vec::new(),
+            stopping: Arc::new(AtomicBool::new(false)),
+        };
         let mut stdouts = Vec::new();
         for _ in 0..n {
             let mut child = Command::new(&exe)
@@ -160,11 +168,18 @@ impl Children {
                     ))
                 })?;
             proc.addr = addr;
-            // Keep reading so that a child's later output never blocks it.
+            let alive = Arc::new(AtomicBool::new(true));
+            children.alive.push(alive.clone());
+            let (pid, stopping) = (proc.child.id(), children.stopping.clone());
+            // Keep reading so that a child's later output never blocks it; end of file: it exited.
             std::thread::spawn(move || {
                 let mut sink = String::new();
                 while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
                     sink.clear();
+                }
+                alive.store(false, Relaxed);
+                if !stopping.load(Relaxed) {
+                    tracing::error!(pid, "a server process exited: its rooms are unavailable");
                 }
             });
         }
@@ -176,6 +191,11 @@ impl Children {
         self.procs.iter().map(|p| p.child.id()).collect()
     }
 
+    /// Per child, in placement order: whether it is still running.
+    pub fn liveness(&self) -> Vec<Arc<AtomicBool>> {
+        self.alive.clone()
+    }
+
     /// Listen addresses, in placement order.
     pub fn addrs(&self) -> Vec<SocketAddr> {
         self.procs.iter().map(|p| p.addr).collect()
@@ -184,6 +204,7 @@ impl Children {
     /// Closes the children's stdin (they shut down gracefully), waits up to `grace`, then kills
     /// the rest by PID.
     pub fn shutdown(&mut self, grace: Duration) {
+        self.stopping.store(true, Relaxed);
         for p in &mut self.procs {
             drop(p.stdin.take());
         }
@@ -269,6 +290,7 @@ pub async fn stop_signal() {
 pub struct Front {
     addrs: Vec<SocketAddr>,
     pids: Vec<u32>,
+    alive: Vec<Arc<AtomicBool>>,
     placement: Placement,
     urls: Vec<String>,
     keys: HashMap<String, SecretKey>,
@@ -294,6 +316,10 @@ impl Front {
             .collect();
         Self {
             placement: Placement::new(urls.clone()),
+            alive: addrs
+                .iter()
+                .map(|_| Arc::new(AtomicBool::new(true)))
+                .collect(),
             urls,
             addrs,
             pids,
@@ -309,6 +335,13 @@ impl Front {
             tokens_issued: AtomicU64::new(0),
             requests: AtomicU64::new(0),
         }
+    }
+
+    /// Reports in `/healthz` whether each process still runs ([`Children::liveness`]).
+    pub fn with_liveness(mut self, alive: Vec<Arc<AtomicBool>>) -> Self {
+        assert_eq!(alive.len(), self.addrs.len(), "one flag per process");
+        self.alive = alive;
+        self
     }
 
     /// Serves on `listener` until `shutdown` resolves.
@@ -364,11 +397,19 @@ impl Front {
                     .pids
                     .iter()
                     .zip(&self.urls)
-                    .map(|(pid, url)| json!({"pid": pid, "signaling": url}))
+                    .zip(&self.alive)
+                    .map(|((pid, url), alive)| {
+                        json!({"pid": pid, "signaling": url, "running": alive.load(Relaxed)})
+                    })
                     .collect();
+                let all_up = self.alive.iter().all(|a| a.load(Relaxed));
                 http::json(
-                    StatusCode::OK,
-                    &json!({"status": "ok", "processes": processes}),
+                    if all_up {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    },
+                    &json!({"status": if all_up { "ok" } else { "degraded" }, "processes": processes}),
                 )
             }
             (_, ["v3", "apps", ..]) | (_, ["roomstorm", "v1", ..]) => self.management(req).await,

@@ -137,6 +137,9 @@ fn run_front(
     let addr = listener
         .local_addr()
         .map_err(|e| CommandError::Incomplete(e.to_string()))?;
+    // Raised before the children start, so that they inherit it; the front's own sockets (token
+    // exchanges, management calls) count against it too.
+    let fd_limit = server::limits::open_file_limit();
     let token_key = server::access_token::AccessKey::random();
     let mut children = Children::spawn(
         n,
@@ -152,7 +155,7 @@ fn run_front(
             .with_liveness(children.liveness()),
     );
     say(format_args!(
-        "roomstorm reference server listening on http://{addr}\n  front of {n} server processes, pids: {}\n  signaling: one ws://127.0.0.1:<port>/signaling per process (named in each access token)   metrics: http://{addr}/metrics\n  apps: {}   access key: {}",
+        "roomstorm reference server listening on http://{addr}\n  front of {n} server processes, pids: {}\n  signaling: one ws://127.0.0.1:<port>/signaling per process (named in each access token)   metrics: http://{addr}/metrics\n  apps: {}   access key: {}\n  open-file limit {fd_limit} per process ({n} server processes + this front)",
         pids.join(" "),
         app_ids.join(", "),
         keys.access_key

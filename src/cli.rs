@@ -178,6 +178,14 @@ pub struct ServeArgs {
     /// Base URL clients reach this server at, when not the listen address (e.g. behind a proxy).
     #[arg(long)]
     pub public_url: Option<String>,
+    /// Spread rooms over this many server processes (each has its own open-file limit); this
+    /// process becomes the front door: token exchange, management API and /metrics for all rooms.
+    #[arg(long, value_name = "N")]
+    pub processes: Option<usize>,
+    /// Internal: run as one of the processes of `serve --processes` (listens on a loopback port,
+    /// reports it on stdout, exits when stdin closes).
+    #[arg(long, hide = true)]
+    pub child: bool,
     /// Key pair that signs room tokens and management requests.
     #[command(flatten)]
     pub keys: KeyArgs,

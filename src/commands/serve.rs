@@ -7,6 +7,7 @@ use crate::server::{self, AppSettings, ServerConfig};
 /// Builds the config from flags (and `--config`), binds, prints where to connect, serves until Ctrl-C.
 pub fn run(args: ServeArgs) -> Result<(), CommandError> {
     let keys = args.keys.resolve()?;
+    let keys_for_children = keys.clone();
     let apps = args
         .apps
         .iter()
@@ -59,6 +60,30 @@ pub fn run(args: ServeArgs) -> Result<(), CommandError> {
         None => tokio::runtime::Runtime::new(),
     }
     .map_err(|e| CommandError::Incomplete(format!("cannot start the async runtime: {e}")))?;
+    if args.child {
+        let token_key = std::env::var(server::front::TOKEN_KEY_ENV)
+            .ok()
+            .and_then(|hex| server::access_token::AccessKey::from_hex(&hex))
+            .ok_or_else(|| {
+                CommandError::InvalidInput(format!(
+                    "--child is internal to `serve --processes` (no {} given)",
+                    server::front::TOKEN_KEY_ENV
+                ))
+            })?;
+        return runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .map_err(|e| {
+                    CommandError::Incomplete(format!("cannot listen on {}: {e}", args.listen))
+                })?;
+            server::front::run_child(listener, config, token_key)
+                .await
+                .map_err(|e| CommandError::InvalidInput(e.to_string()))
+        });
+    }
+    if let Some(n) = args.processes {
+        return run_front(&args, n, config, keys_for_children, &runtime);
+    }
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -85,6 +110,61 @@ pub fn run(args: ServeArgs) -> Result<(), CommandError> {
         say(format_args!("roomstorm reference server stopped"));
         Ok(())
     })
+}
+
+/// `serve --processes N`: starts N server processes and serves as their front door.
+fn run_front(
+    args: &ServeArgs,
+    n: usize,
+    config: ServerConfig,
+    keys: crate::credentials::KeyPair,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(), CommandError> {
+    use server::front::{self, Children, Front};
+    if n == 0 {
+        return Err(CommandError::InvalidInput(
+            "--processes must be at least 1".into(),
+        ));
+    }
+    if args.public_url.is_some() || config.public_url.is_some() {
+        return Err(CommandError::InvalidInput(
+            "--public-url cannot be combined with --processes: members connect to each process's own loopback address".into(),
+        ));
+    }
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(args.listen))
+        .map_err(|e| CommandError::Incomplete(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CommandError::Incomplete(e.to_string()))?;
+    // Raised before the children start, so that they inherit it; the front's own sockets (token
+    // exchanges, management calls) count against it too.
+    let fd_limit = server::limits::open_file_limit();
+    let token_key = server::access_token::AccessKey::random();
+    let mut children = Children::spawn(
+        n,
+        &front::child_args(std::env::args_os().skip(1)),
+        &keys,
+        &token_key,
+    )
+    .map_err(|e| CommandError::Incomplete(format!("cannot start the server processes: {e}")))?;
+    let app_ids: Vec<String> = config.apps.iter().map(|a| a.app_id.clone()).collect();
+    let pids: Vec<String> = children.pids().iter().map(u32::to_string).collect();
+    let front = std::sync::Arc::new(
+        Front::new(&config, children.addrs(), children.pids(), token_key)
+            .with_liveness(children.liveness()),
+    );
+    say(format_args!(
+        "roomstorm reference server listening on http://{addr}\n  front of {n} server processes, pids: {}\n  signaling: one ws://127.0.0.1:<port>/signaling per process (named in each access token)   metrics: http://{addr}/metrics\n  apps: {}   access key: {}\n  open-file limit {fd_limit} per process ({n} server processes + this front)",
+        pids.join(" "),
+        app_ids.join(", "),
+        keys.access_key
+    ));
+    tracing::info!(%addr, processes = n, pids = %pids.join(" "), "front started");
+    runtime.block_on(front.serve(listener, front::stop_signal()));
+    children.shutdown(std::time::Duration::from_secs(3));
+    say(format_args!("roomstorm reference server stopped"));
+    Ok(())
 }
 
 /// Prints a status line; a closed stdout (the reader went away) must not take the server down.

@@ -47,6 +47,25 @@ impl AccessKey {
         Self(k)
     }
 
+    /// The key as 64 hex digits: how `serve --processes` hands it to its child processes (through
+    /// the environment, never argv).
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Reads [`AccessKey::to_hex`]'s output back; `None` unless exactly 64 hex digits.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        let hex = hex.trim();
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut k = [0u8; 32];
+        for (i, b) in k.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Self(k))
+    }
+
     fn mac(&self, data: &[u8]) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("any key length");
         mac.update(data);
@@ -150,6 +169,15 @@ mod tests {
                 assert_eq!(back, c);
             }
         }
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let key = AccessKey::random();
+        let back = AccessKey::from_hex(&key.to_hex()).unwrap();
+        assert_eq!(back.0, key.0);
+        assert!(AccessKey::from_hex("zz").is_none());
+        assert!(AccessKey::from_hex(&"g".repeat(64)).is_none());
     }
 
     #[test]

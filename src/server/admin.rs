@@ -54,27 +54,14 @@ pub async fn handle(req: Request<Incoming>, state: &ServerState) -> HttpResponse
         Ok(collected) => collected.to_bytes(),
         Err(_) => return error(413, "request body too large"),
     };
-    let text = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let qiniu_headers: Vec<(&str, &str)> = parts
-        .headers
-        .iter()
-        .filter(|(k, _)| k.as_str().starts_with("x-qiniu-"))
-        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-        .collect();
-    let signed = SignedParts {
-        method: parts.method.as_str(),
-        path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
-        host: text(header::HOST).unwrap_or(""),
-        content_type: text(header::CONTENT_TYPE),
-        qiniu_headers,
-        body: &body,
-    };
-    let authorization = text(header::AUTHORIZATION);
-    if let Err(err) = mac::verify(authorization, &signed, |ak| state.keys.get(ak), unix_now()) {
-        tracing::debug!(%err, path = signed.path_and_query, "management request refused");
-        return error(401, &err.to_string());
+    if let Some(refused) = authenticate(&parts, &body, &state.keys) {
+        return refused;
     }
-    let fields = Fields::parse(signed.content_type, &body);
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let fields = Fields::parse(content_type, &body);
     let query = parts.uri.query().unwrap_or("");
     let path = parts.uri.path().trim_start_matches('/').to_owned();
     let segments: Vec<&str> = path.split('/').collect();
@@ -144,6 +131,33 @@ pub async fn handle(req: Request<Incoming>, state: &ServerState) -> HttpResponse
         (&Method::POST, ["roomstorm", "v1", "faults", "restart"]) => restart_fault(&fields),
         _ => error(404, "no such management route"),
     }
+}
+
+/// Checks a management request's Qiniu Mac signature: `None` if it is good, else the refusal (401).
+pub fn authenticate(
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+    keys: &HashMap<String, crate::credentials::SecretKey>,
+) -> Option<HttpResponse> {
+    let text = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let qiniu_headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter(|(k, _)| k.as_str().starts_with("x-qiniu-"))
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .collect();
+    let signed = SignedParts {
+        method: parts.method.as_str(),
+        path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        host: text(header::HOST).unwrap_or(""),
+        content_type: text(header::CONTENT_TYPE),
+        qiniu_headers,
+        body,
+    };
+    let authorization = text(header::AUTHORIZATION);
+    let err = mac::verify(authorization, &signed, |ak| keys.get(ak), unix_now()).err()?;
+    tracing::debug!(%err, path = signed.path_and_query, "management request refused");
+    Some(error(401, &err.to_string()))
 }
 
 fn millis(d: std::time::Duration) -> u64 {
@@ -271,7 +285,13 @@ fn create_app(state: &ServerState, fields: &Fields) -> HttpResponse {
     let Some(hub) = fields.string("hub") else {
         return error(400, "hub is required");
     };
-    let mut settings = AppSettings::new(format!("app{}", crate::ids::random_hex(5)));
+    // `appId` is roomstorm's own: the front of `serve --processes` creates the app that its
+    // first process created, under the same id, in the others.
+    let id = fields
+        .string("appId")
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| format!("app{}", crate::ids::random_hex(5)));
+    let mut settings = AppSettings::new(id);
     settings.hub = hub;
     settings.title = fields
         .string("title")
@@ -332,15 +352,15 @@ fn list_rooms(app: &super::rooms::App, query: &str) -> HttpResponse {
 }
 
 /// Request fields from a form or JSON body.
-struct Fields {
+pub(crate) struct Fields {
     values: HashMap<String, Value>,
     /// A JSON body that is not an object: the v3 routes treat it as empty, the fault routes
     /// refuse it.
-    malformed: bool,
+    pub(crate) malformed: bool,
 }
 
 impl Fields {
-    fn parse(content_type: Option<&str>, body: &[u8]) -> Self {
+    pub(crate) fn parse(content_type: Option<&str>, body: &[u8]) -> Self {
         if content_type.is_some_and(|ct| ct.starts_with("application/json")) {
             return match serde_json::from_slice::<Value>(body) {
                 Ok(Value::Object(map)) => Self {
@@ -362,7 +382,7 @@ impl Fields {
     }
 
     /// A finite number (JSON number or decimal text); `Ok(None)` when absent or null.
-    fn number(&self, key: &str) -> Result<Option<f64>, String> {
+    pub(crate) fn number(&self, key: &str) -> Result<Option<f64>, String> {
         let n = match self.values.get(key) {
             None | Some(Value::Null) => return Ok(None),
             Some(Value::Number(n)) => n.as_f64(),
@@ -375,7 +395,7 @@ impl Fields {
     }
 
     /// A non-negative whole number; `Ok(None)` when absent or null.
-    fn whole(&self, key: &str) -> Result<Option<u64>, String> {
+    pub(crate) fn whole(&self, key: &str) -> Result<Option<u64>, String> {
         let n = match self.values.get(key) {
             None | Some(Value::Null) => return Ok(None),
             Some(Value::Number(n)) => n.as_u64(),

@@ -49,7 +49,8 @@ pub fn error(status: u16, text: &str) -> HttpResponse {
     json(status, &serde_json::json!({ "error": text }))
 }
 
-fn finish(mut resp: HttpResponse) -> HttpResponse {
+/// Adds `X-Reqid` and the CORS header.
+pub fn finish(mut resp: HttpResponse) -> HttpResponse {
     let h = resp.headers_mut();
     let reqid = crate::ids::random_hex(8);
     h.insert(
@@ -151,7 +152,8 @@ async fn route(
     }
 }
 
-fn preflight() -> HttpResponse {
+/// The CORS preflight answer.
+pub fn preflight() -> HttpResponse {
     let mut resp = Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = StatusCode::NO_CONTENT;
     let h = resp.headers_mut();

@@ -5,7 +5,8 @@
 //!
 //! Layout: [`http`] (front door) → [`session`] (one WebSocket) → [`rooms`] (state and codes), with
 //! [`frame`] (wire format), [`access_token`], [`admin`] (management API), [`outbox`] (bounded send
-//! queues), [`metrics`], [`limits`] (fd limit, connection cap), [`placement`] (room → process) and
+//! queues), [`metrics`], [`limits`] (fd limit, connection cap), [`placement`] (room → process), [`front`] (the front
+//! door of `serve --processes N`: spreads rooms over child processes) and
 //! [`faults`] (live fault-injection state: drops, stalls, auth latency, restarts).
 
 pub mod access_token;
@@ -13,6 +14,7 @@ pub mod admin;
 pub mod config;
 pub mod faults;
 pub mod frame;
+pub mod front;
 pub mod http;
 pub mod limits;
 pub mod metrics;
@@ -140,6 +142,15 @@ impl Server {
             shutdown_tx,
             fd_limit,
         })
+    }
+
+    /// Signs and verifies access tokens with `key` instead of a random one: the child processes of
+    /// `serve --processes` verify tokens the front process issued.
+    pub fn with_access_key(mut self, key: AccessKey) -> Self {
+        Arc::get_mut(&mut self.state)
+            .expect("the state is not shared before run")
+            .access_key = key;
+        self
     }
 
     /// The address clients connect to.

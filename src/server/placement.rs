@@ -25,6 +25,11 @@ impl Placement {
 
     /// The endpoint that owns a room.
     pub fn signaling_url(&self, app: &str, room: &str) -> &str {
+        &self.endpoints[self.owner(app, room)]
+    }
+
+    /// Index (in the list given to [`Placement::new`]) of the endpoint that owns a room.
+    pub fn owner(&self, app: &str, room: &str) -> usize {
         let score = |endpoint: &String| {
             let mut h = DefaultHasher::new();
             (app, room, endpoint.as_str()).hash(&mut h);
@@ -32,8 +37,20 @@ impl Placement {
         };
         self.endpoints
             .iter()
-            .max_by_key(|e| score(e))
+            .enumerate()
+            .max_by_key(|(_, e)| score(e))
             .expect("non-empty")
+            .0
+    }
+
+    /// How many endpoints rooms are spread over.
+    pub fn len(&self) -> usize {
+        self.endpoints.len()
+    }
+
+    /// Never: a placement has at least one endpoint.
+    pub fn is_empty(&self) -> bool {
+        false
     }
 }
 

@@ -173,11 +173,12 @@ fn compare_catches_injected_latency_and_passes_an_unchanged_run() {
             "compare".to_string(),
             base.to_str().unwrap().to_string(),
             run.to_str().unwrap().to_string(),
-            // Generous for a shared machine; the injected 60 ms is far beyond both.
+            // Generous for a shared, loaded machine (its p90 moved by 33 ms between two identical
+            // runs under load); the injected 60 ms is beyond both.
             "--tolerance".into(),
             "50%".into(),
             "--min-change".into(),
-            "20ms".into(),
+            "40ms".into(),
         ]
     };
     let slower = roomstorm(&args(&slow).iter().map(String::as_str).collect::<Vec<_>>());

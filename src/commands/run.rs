@@ -14,8 +14,18 @@ use crate::scenario::{self, Scenario, Target};
 /// Runs the scenario; exit 0 pass, 1 expectations failed, 2 invalid scenario, 3 interrupted or
 /// could not complete.
 pub fn run(args: RunArgs) -> Result<(), CommandError> {
-    let scenario =
+    let mut scenario =
         scenario::load(&args.scenario).map_err(|e| CommandError::InvalidInput(e.to_string()))?;
+    // Keys from the environment when the scenario names none (how `--shards` hands its embedded
+    // server's keys to the shard processes: never on the command line).
+    if scenario.credentials.is_none()
+        && let (Ok(ak), Ok(sk)) = (
+            std::env::var(crate::credentials::ACCESS_KEY_ENV),
+            std::env::var(crate::credentials::SECRET_KEY_ENV),
+        )
+    {
+        scenario.credentials = Some(crate::credentials::KeyPair::new(ak, sk));
+    }
     if args.dry_run {
         let plan = plan::compile(&scenario);
         print!(
@@ -33,17 +43,30 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
         Some(dir) => Some(report::read_summary(dir).map_err(CommandError::InvalidInput)?),
         None => None,
     };
-    let finished = run::execute(
-        &scenario,
-        RunOptions {
-            file: args.scenario.display().to_string(),
-            target: args.target.clone(),
-            workers: args.workers.unwrap_or(0),
-            out_dir: args.out.clone(),
-            progress: Progress::auto(args.quiet),
-            sources: args.source_addrs.clone(),
-        },
-    )?;
+    if args.shard.is_some()
+        && args.target.is_none()
+        && matches!(scenario.target, Target::Embedded(_))
+    {
+        return Err(CommandError::InvalidInput(
+            "--shard needs a target every shard shares: pass --target URL (or use --shards N, \
+             which starts the embedded server once for all shards)"
+                .into(),
+        ));
+    }
+    let options = RunOptions {
+        file: args.scenario.display().to_string(),
+        target: args.target.clone(),
+        workers: args.workers.unwrap_or(0),
+        out_dir: args.out.clone(),
+        progress: Progress::auto(args.quiet),
+        sources: args.source_addrs.clone(),
+        shard: args.shard,
+        start_at: args.start_at,
+    };
+    let finished = match args.shards {
+        Some(n) => crate::shards::run_local(&scenario, &args.scenario, n, options)?,
+        None => run::execute(&scenario, options)?,
+    };
     print!("{}", report::text::render(&finished.summary));
     let mut regressions = 0;
     if let (Some(base), Some(dir)) = (&baseline, &args.baseline) {

@@ -110,7 +110,7 @@ pub fn status_line(agg: &Aggregate, lifecycles: u64, plan: &Plan, deadline: Dura
         return String::from("starting");
     };
     let arrived = agg.total.started;
-    let arrivals = plan.participants.len() as u64;
+    let arrivals = plan.active().count() as u64;
     let phase = if arrived < arrivals {
         format!("arrivals {arrived}/{arrivals}")
     } else {

@@ -110,6 +110,9 @@ pub struct RunArgs {
     /// shards given the same time line their arrivals up.
     #[arg(long, value_name = "TIME", value_parser = crate::shards::parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
+    /// Progress as one JSON line per second on stdout (what `--shards N` reads from its shards).
+    #[arg(long, hide = true)]
+    pub progress_json: bool,
 }
 
 /// `roomstorm merge`.

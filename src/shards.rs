@@ -20,6 +20,7 @@ use hdrhistogram::Histogram;
 
 use crate::coordinator::EndReason;
 use crate::coordinator::faults::FaultRecord;
+use crate::coordinator::progress::ShardProgress;
 use crate::metrics::aggregate::{IntervalHistogram, SeriesRow, summarize};
 use crate::participant::outcome::key_name;
 use crate::plan;
@@ -551,6 +552,8 @@ pub fn run_local(
     let exe = std::env::current_exe()
         .map_err(|e| CommandError::Incomplete(format!("cannot find this executable: {e}")))?;
     let mut children = Vec::with_capacity(n as usize);
+    let shared: Shared = std::sync::Arc::new(std::sync::Mutex::new(vec![None; n as usize]));
+    let mut readers: Vec<std::thread::JoinHandle<()>> = Vec::with_capacity(n as usize);
     for i in 0..n {
         let out = dir.join("shards").join(i.to_string());
         std::fs::create_dir_all(&out)
@@ -573,8 +576,9 @@ pub fn run_local(
             .arg("--out")
             .arg(&out)
             .arg("--quiet")
+            .arg("--progress-json")
             .stdin(Stdio::null())
-            .stdout(file("output.txt")?)
+            .stdout(Stdio::piped())
             .stderr(file("log.txt")?)
             // Its own process group: a terminal's Ctrl-C reaches the children once, through us.
             .process_group(0);
@@ -587,9 +591,17 @@ pub fn run_local(
                 String::from_utf8_lossy(p.keys.secret_key.expose_bytes()).as_ref(),
             );
         }
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .map_err(|e| CommandError::Incomplete(format!("cannot start shard {i}/{n}: {e}")))?;
+        if let Some(stdout) = child.stdout.take() {
+            readers.push(read_shard_output(
+                stdout,
+                file("output.txt")?,
+                shared.clone(),
+                i as usize,
+            ));
+        }
         children.push(child);
     }
     let live = std::sync::Arc::new(std::sync::Mutex::new(
@@ -603,6 +615,7 @@ pub fn run_local(
     ));
     let mut statuses: Vec<Option<std::io::Result<std::process::ExitStatus>>> =
         (0..children.len()).map(|_| None).collect();
+    let mut shown = std::time::Instant::now();
     while statuses.iter().any(Option::is_none) {
         {
             // Reaped under the lock, so a forwarded Ctrl-C never reaches a reused PID.
@@ -623,7 +636,19 @@ pub fn run_local(
                 }
             }
         }
+        if shown.elapsed() >= Duration::from_secs(1) {
+            shown = std::time::Instant::now();
+            let running = statuses.iter().filter(|s| s.is_none()).count();
+            let latest = shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            progress.show(|| combined_line(&latest, running));
+        }
         std::thread::sleep(Duration::from_millis(100));
+    }
+    for r in readers {
+        let _ = r.join();
     }
     let statuses: Vec<_> = statuses.into_iter().flatten().collect();
     let server = embedded
@@ -665,6 +690,77 @@ pub fn run_local(
         summary: merged,
         dir,
     })
+}
+
+/// The latest progress of each shard.
+type Shared = std::sync::Arc<std::sync::Mutex<Vec<Option<ShardProgress>>>>;
+
+/// Reads a shard's stdout: its progress lines update `shared[i]`, everything else (its summary
+/// table) goes to `keep`.
+fn read_shard_output(
+    stdout: std::process::ChildStdout,
+    mut keep: std::fs::File,
+    shared: Shared,
+    i: usize,
+) -> std::thread::JoinHandle<()> {
+    use std::io::{BufRead as _, Write as _};
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let progress = line
+                .starts_with("{\"progress\"")
+                .then(|| serde_json::from_str::<serde_json::Value>(&line).ok())
+                .flatten()
+                .and_then(|v| serde_json::from_value::<ShardProgress>(v["progress"].clone()).ok());
+            match progress {
+                Some(p) => {
+                    shared
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(p);
+                }
+                None => {
+                    let _ = writeln!(keep, "{line}");
+                }
+            }
+        }
+    })
+}
+
+/// `[  6s] shards 4/4 running | started 300/400 | ended 100/400 | CONNECTED 200 | joins 300`.
+fn combined_line(latest: &[Option<ShardProgress>], running: usize) -> String {
+    let mut sum = ShardProgress::default();
+    for p in latest.iter().flatten() {
+        sum.t = sum.t.max(p.t);
+        sum.started += p.started;
+        sum.ended += p.ended;
+        sum.lifecycles += p.lifecycles;
+        sum.joins += p.joins;
+        sum.join_errors += p.join_errors;
+        for (k, v) in &p.states {
+            *sum.states.entry(k.clone()).or_default() += v;
+        }
+    }
+    let states: Vec<String> = sum
+        .states
+        .iter()
+        .filter(|(k, v)| **v != 0 && k.as_str() != "DISCONNECTED")
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    format!(
+        "[{:>4.0}s] shards {running}/{} running | started {} | ended {}/{} | {} | joins {} | refused {}",
+        sum.t,
+        latest.len(),
+        sum.started,
+        sum.ended,
+        sum.lifecycles,
+        if states.is_empty() {
+            "-".to_string()
+        } else {
+            states.join(" ")
+        },
+        sum.joins,
+        sum.join_errors
+    )
 }
 
 /// The run folder a shard process wrote under `out` (the one holding `summary.json`).

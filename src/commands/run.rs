@@ -58,7 +58,11 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
         target: args.target.clone(),
         workers: args.workers.unwrap_or(0),
         out_dir: args.out.clone(),
-        progress: Progress::auto(args.quiet),
+        progress: if args.progress_json {
+            Progress::new(crate::coordinator::progress::Mode::Json)
+        } else {
+            Progress::auto(args.quiet)
+        },
         sources: args.source_addrs.clone(),
         shard: args.shard,
         start_at: args.start_at,

@@ -527,8 +527,15 @@ pub fn run_local(
     // One target for every shard: the embedded server runs here, in this process.
     let embedded = match (&options.target, &scenario.target) {
         (None, crate::scenario::Target::Embedded(_)) => Some(
-            crate::target::prepare(scenario, plan.peak_participants(), None)
-                .map_err(|e| CommandError::Incomplete(e.to_string()))?,
+            // Only the server's end of each socket lives here (the clients are in the shard
+            // processes): half the descriptors `prepare` budgets for an in-process run.
+            crate::target::prepare(
+                scenario,
+                plan.peak_participants()
+                    .div_ceil(crate::target::FDS_PER_EMBEDDED_PARTICIPANT),
+                None,
+            )
+            .map_err(|e| CommandError::Incomplete(e.to_string()))?,
         ),
         _ => None,
     };

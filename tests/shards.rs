@@ -514,3 +514,30 @@ groups:
     assert_eq!(n(&s["server"]["auths"]["0"]), 12_000);
     assert_eq!(n(&s["server"]["departures"]["leave"]), 12_000);
 }
+
+#[test]
+fn dry_run_of_a_shard_shows_its_rooms_only() {
+    let dir = ScratchDir::new("shards-dry");
+    let scenario = dir.write("scenario.yaml", FORTY_ROOMS);
+    let mut cmd = roomstorm();
+    cmd.arg("run")
+        .arg(&scenario)
+        .args(["--dry-run", "--shard", "1/4"]);
+    let out = finish(cmd, Duration::from_secs(30));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("shard 1/4: the rooms r with r % 4 == 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("participants: 100; lifecycles: 100"),
+        "{text}"
+    );
+    // A shard cannot run alone against an embedded server of its own.
+    let mut cmd = roomstorm();
+    cmd.arg("run").arg(&scenario).args(["--shard", "1/4"]);
+    let out = finish(cmd, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--shard needs a target"));
+}

@@ -27,7 +27,10 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
         scenario.credentials = Some(crate::credentials::KeyPair::new(ak, sk));
     }
     if args.dry_run {
-        let plan = plan::compile(&scenario);
+        let mut plan = plan::compile(&scenario);
+        if let Some(shard) = args.shard {
+            plan = plan.into_shard(shard);
+        }
         print!(
             "{}",
             describe_plan(&scenario, &plan, args.target.as_deref())
@@ -129,6 +132,13 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
     };
     let _ = writeln!(o, "scenario {}: {}", scenario.name, scenario.description);
     let _ = writeln!(o, "target: {target}; app {}", scenario.app);
+    if let Some(s) = plan.shard {
+        let _ = writeln!(
+            o,
+            "shard {}/{}: the rooms r with r % {} == {} (whole rooms; server-wide faults fire in shard 0 only)",
+            s.index, s.of, s.of, s.index
+        );
+    }
     let _ = writeln!(
         o,
         "rooms: {} ({} … {})",
@@ -139,7 +149,7 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
     let _ = writeln!(
         o,
         "participants: {}; lifecycles: {}; seed {}; deadline {}",
-        plan.participants.len(),
+        plan.active().count(),
         plan.lifecycles(),
         scenario.seed,
         humantime::format_duration(scenario.deadline)
@@ -148,7 +158,7 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
         let mine: Vec<_> = plan
             .participants
             .iter()
-            .filter(|p| p.group as usize == gi)
+            .filter(|p| p.group as usize == gi && plan.runs(p))
             .collect();
         let first = mine.first().map_or(0.0, |p| p.arrival.as_secs_f64());
         let last = mine.last().map_or(0.0, |p| p.arrival.as_secs_f64());
@@ -156,7 +166,7 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
             o,
             "  group {}: {} participants × {} iteration(s), arrivals {:.2}s … {:.2}s, {} steps, {} model",
             g.name,
-            g.size,
+            mine.len(),
             g.iterations,
             first,
             last,

@@ -501,7 +501,18 @@ groups:
     let done = finish(cmd, Duration::from_secs(300));
     let run = results_dir(&done);
     let s = read_json(&run.join("summary.json"));
-    assert_eq!(done.status.code(), Some(0));
+    let failed: Vec<&Value> = s["expectations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["passed"] == false)
+        .collect();
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{failed:#?}\n{:#}",
+        s["outcomes"]
+    );
     assert_eq!(
         n(&s["outcomes"]["by_outcome"]["completed"]["expected"]),
         12_000
@@ -540,4 +551,59 @@ fn dry_run_of_a_shard_shows_its_rooms_only() {
     let out = finish(cmd, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--shard needs a target"));
+}
+
+const RESET_HALF: &str = "version: 1
+name: sharded-reset
+seed: 5
+deadline: 60s
+target: { embedded: { max_users: 10 } }
+rooms: { count: 8 }
+groups:
+  - name: member
+    per_room: 5
+    arrival: { ramp: { over: 2s } }
+    script: [join, { hold: 12s }, leave]
+    expect: { completed: 40 }
+faults:
+  - at: 4s
+    kind: reset
+    share: 50%
+    for: 1s
+thresholds:
+  - reconnects.reconnected == 20
+  - reconnect.count == 20
+";
+
+#[test]
+fn a_client_fault_hits_each_shard_s_own_targets_and_thresholds_are_judged_on_the_merged_run() {
+    let dir = ScratchDir::new("shards-reset");
+    let scenario = dir.write("scenario.yaml", RESET_HALF);
+    let mut cmd = roomstorm();
+    cmd.arg("run")
+        .arg(&scenario)
+        .args(["--shards", "2", "--workers", "1", "--quiet", "--out"])
+        .arg(dir.path().join("reports"));
+    let done = finish(cmd, Duration::from_secs(90));
+    let run = results_dir(&done);
+    let s = read_json(&run.join("summary.json"));
+    assert_eq!(done.status.code(), Some(0), "{:#}", s["thresholds"]);
+    assert_eq!(n(&s["recovery"]["reconnected"]), 20);
+    assert_eq!(n(&s["faults"][0]["targets"]), 20);
+    assert_eq!(n(&s["faults"][0]["hits"]["applied"]), 20);
+    assert!(
+        s["thresholds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["passed"] == true)
+    );
+    // Each shard hit only its own members: the targets of the two shards add up to the plan's.
+    let per_shard: Vec<u64> = (0..2)
+        .map(|i| {
+            let shard = read_json(&shard_dir(&run, i).join("summary.json"));
+            n(&shard["faults"][0]["targets"])
+        })
+        .collect();
+    assert_eq!(per_shard.iter().sum::<u64>(), 20, "{per_shard:?}");
 }

@@ -49,6 +49,8 @@ pub enum Command {
     Run(RunArgs),
     /// Re-render a run's reports (JUnit, HdrHistogram logs, HTML) from its stored summary.json.
     Report(ReportArgs),
+    /// Combine shard results (`run --shard I/N`) into one run folder, as a single run writes it.
+    Merge(MergeArgs),
     /// Compare a run with a baseline run: percentiles, change, verdict; exit 1 on regression.
     Compare(CompareArgs),
     /// Run the reference room server (the embedded target) on its own.
@@ -96,6 +98,36 @@ pub struct RunArgs {
     /// server port through its own range of ephemeral ports.
     #[arg(long = "source-addr", value_name = "IP")]
     pub source_addrs: Vec<std::net::IpAddr>,
+    /// Split the run into N processes on this machine, each holding whole rooms (room r goes to
+    /// shard r % N); one report with exactly merged histograms.
+    #[arg(long, value_name = "N", conflicts_with_all = ["shard", "dry_run", "baseline"])]
+    pub shards: Option<u32>,
+    /// Run only shard I of N (rooms r with r % N == I) and write a shard result for
+    /// `roomstorm merge`; needs a target every shard shares (--target or the scenario's).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::plan::Shard>,
+    /// Start the run's clock at this instant (RFC 3339, or Unix milliseconds), waiting for it:
+    /// shards given the same time line their arrivals up.
+    #[arg(long, value_name = "TIME", value_parser = crate::shards::parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+    /// Progress as one JSON line per second on stdout (what `--shards N` reads from its shards).
+    #[arg(long, hide = true)]
+    pub progress_json: bool,
+}
+
+/// `roomstorm merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Shard run folders (each holding the summary.json of one `run --shard I/N`), every shard
+    /// of the run exactly once.
+    #[arg(required = true, value_name = "DIR")]
+    pub shards: Vec<PathBuf>,
+    /// The scenario file (default: the file the shards recorded).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Folder that receives the merged run folder `<scenario>-<time>/`.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// `roomstorm report`.

@@ -52,6 +52,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod server;
+pub mod shards;
 pub mod signaling;
 pub mod sockopt;
 pub mod target;

@@ -30,6 +30,11 @@ pub struct RunOptions {
     pub progress: Progress,
     /// Local source addresses for client sockets (empty: the kernel chooses).
     pub sources: Vec<IpAddr>,
+    /// Run only this shard of the plan (`--shard I/N`).
+    pub shard: Option<plan::Shard>,
+    /// Start the clock at this wall-clock instant, waiting for it (`--start-at`), so shards in
+    /// other processes or on other machines line their arrivals up.
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// A finished run.
@@ -47,7 +52,11 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
         crate::transport::endpoint(url)
             .map_err(|e| CommandError::InvalidInput(format!("--target: {e}")))?;
     }
-    let plan = Arc::new(plan::compile(scenario));
+    let mut plan = plan::compile(scenario);
+    if let Some(shard) = options.shard {
+        plan = plan.into_shard(shard);
+    }
+    let plan = Arc::new(plan);
     let prepared = target::prepare(
         scenario,
         plan.peak_participants(),
@@ -85,6 +94,18 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
         &options.sources,
         &mut options.progress,
     )?;
+    if let Some(at) = options.start_at {
+        match at.duration_since(std::time::SystemTime::now()) {
+            Ok(wait) => std::thread::sleep(wait),
+            Err(late) if late.duration() > std::time::Duration::from_secs(1) => {
+                tracing::warn!(
+                    "--start-at was {:.1}s ago: this shard's arrivals start late",
+                    late.duration().as_secs_f64()
+                );
+            }
+            Err(_) => {}
+        }
+    }
     let run = Arc::new(RunContext::new(
         plan.clone(),
         prepared.base_url.clone(),
@@ -123,6 +144,11 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
             started_at,
             started_at_unix_ms,
             server,
+            shard: options.shard.map(|s| report::summary::ShardInfo {
+                index: s.index,
+                of: s.of,
+                start_at_unix_ms: options.start_at.map(unix_ms),
+            }),
         },
     );
     let dir = run_dir(&options.out_dir, &scenario.name);
@@ -130,6 +156,12 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
         .map_err(|e| CommandError::Incomplete(format!("cannot write {}: {e}", dir.display())))?;
     report::write_derived(&summary, &dir).map_err(CommandError::Incomplete)?;
     Ok(Finished { summary, dir })
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Refuses to start against a target nobody answers at: one TCP connect, before any load.
@@ -221,7 +253,7 @@ fn probe_fault_api(
 }
 
 /// `<out>/<scenario>-<UTC time>`, with a numeric suffix if that folder exists already.
-fn run_dir(out: &Path, name: &str) -> PathBuf {
+pub fn run_dir(out: &Path, name: &str) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace([':', '-'], "");
@@ -263,6 +295,8 @@ mod tests {
                 out_dir: out.clone(),
                 progress: Progress::new(Mode::Quiet),
                 sources: vec![],
+                shard: None,
+                start_at: None,
             },
         )
         .unwrap();

@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns parsed arguments into work and a [`CommandError`].
 
 mod compare;
+mod merge;
 mod report;
 mod run;
 mod schema;
@@ -18,6 +19,7 @@ pub fn dispatch(cli: Cli) -> Result<(), CommandError> {
         Command::Run(args) => run::run(args),
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(cmd) => token::run(cmd),
         Command::Validate(args) => validate::run(args),

@@ -14,10 +14,23 @@ use crate::scenario::{self, Scenario, Target};
 /// Runs the scenario; exit 0 pass, 1 expectations failed, 2 invalid scenario, 3 interrupted,
 /// could not complete, or generator-limited with `generator.fail` set.
 pub fn run(args: RunArgs) -> Result<(), CommandError> {
-    let scenario =
+    let mut scenario =
         scenario::load(&args.scenario).map_err(|e| CommandError::InvalidInput(e.to_string()))?;
+    // Keys from the environment when the scenario names none (how `--shards` hands its embedded
+    // server's keys to the shard processes: never on the command line).
+    if scenario.credentials.is_none()
+        && let (Ok(ak), Ok(sk)) = (
+            std::env::var(crate::credentials::ACCESS_KEY_ENV),
+            std::env::var(crate::credentials::SECRET_KEY_ENV),
+        )
+    {
+        scenario.credentials = Some(crate::credentials::KeyPair::new(ak, sk));
+    }
     if args.dry_run {
-        let plan = plan::compile(&scenario);
+        let mut plan = plan::compile(&scenario);
+        if let Some(shard) = args.shard {
+            plan = plan.into_shard(shard);
+        }
         print!(
             "{}",
             describe_plan(&scenario, &plan, args.target.as_deref())
@@ -33,17 +46,34 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
         Some(dir) => Some(report::read_summary(dir).map_err(CommandError::InvalidInput)?),
         None => None,
     };
-    let finished = run::execute(
-        &scenario,
-        RunOptions {
-            file: args.scenario.display().to_string(),
-            target: args.target.clone(),
-            workers: args.workers.unwrap_or(0),
-            out_dir: args.out.clone(),
-            progress: Progress::auto(args.quiet),
-            sources: args.source_addrs.clone(),
+    if args.shard.is_some()
+        && args.target.is_none()
+        && matches!(scenario.target, Target::Embedded(_))
+    {
+        return Err(CommandError::InvalidInput(
+            "--shard needs a target every shard shares: pass --target URL (or use --shards N, \
+             which starts the embedded server once for all shards)"
+                .into(),
+        ));
+    }
+    let options = RunOptions {
+        file: args.scenario.display().to_string(),
+        target: args.target.clone(),
+        workers: args.workers.unwrap_or(0),
+        out_dir: args.out.clone(),
+        progress: if args.progress_json {
+            Progress::new(crate::coordinator::progress::Mode::Json)
+        } else {
+            Progress::auto(args.quiet)
         },
-    )?;
+        sources: args.source_addrs.clone(),
+        shard: args.shard,
+        start_at: args.start_at,
+    };
+    let finished = match args.shards {
+        Some(n) => crate::shards::run_local(&scenario, &args.scenario, n, options)?,
+        None => run::execute(&scenario, options)?,
+    };
     print!("{}", report::text::render(&finished.summary));
     let mut regressions = 0;
     if let (Some(base), Some(dir)) = (&baseline, &args.baseline) {
@@ -112,6 +142,13 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
     };
     let _ = writeln!(o, "scenario {}: {}", scenario.name, scenario.description);
     let _ = writeln!(o, "target: {target}; app {}", scenario.app);
+    if let Some(s) = plan.shard {
+        let _ = writeln!(
+            o,
+            "shard {}/{}: the rooms r with r % {} == {} (whole rooms; server-wide faults fire in shard 0 only)",
+            s.index, s.of, s.of, s.index
+        );
+    }
     let _ = writeln!(
         o,
         "rooms: {} ({} … {})",
@@ -122,7 +159,7 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
     let _ = writeln!(
         o,
         "participants: {}; lifecycles: {}; seed {}; deadline {}",
-        plan.participants.len(),
+        plan.active().count(),
         plan.lifecycles(),
         scenario.seed,
         humantime::format_duration(scenario.deadline)
@@ -131,7 +168,7 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
         let mine: Vec<_> = plan
             .participants
             .iter()
-            .filter(|p| p.group as usize == gi)
+            .filter(|p| p.group as usize == gi && plan.runs(p))
             .collect();
         let first = mine.first().map_or(0.0, |p| p.arrival.as_secs_f64());
         let last = mine.last().map_or(0.0, |p| p.arrival.as_secs_f64());
@@ -139,7 +176,7 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
             o,
             "  group {}: {} participants × {} iteration(s), arrivals {:.2}s … {:.2}s, {} steps, {} model",
             g.name,
-            g.size,
+            mine.len(),
             g.iterations,
             first,
             last,

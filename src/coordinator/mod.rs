@@ -76,7 +76,7 @@ pub async fn run(run: Arc<RunContext>, options: CoordinatorOptions) -> RunOutput
         .collect();
     let of = arbiters.len();
     let mut shares: Vec<Vec<u32>> = vec![Vec::new(); of];
-    for p in &run.plan.participants {
+    for p in run.plan.active() {
         shares[Worker::for_room(p.room, of)].push(p.id);
     }
     let workers: Vec<Addr<Worker>> = arbiters

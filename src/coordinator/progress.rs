@@ -19,6 +19,9 @@ pub enum Mode {
     Lines,
     /// Nothing.
     Quiet,
+    /// One JSON object per collection on stdout (`{"progress":{...}}`), for a parent process
+    /// (`run --shards N`) that combines its shards' progress.
+    Json,
 }
 
 /// The progress display (on stderr, so stdout stays clean for the summary).
@@ -52,16 +55,30 @@ impl Progress {
 
     /// Shows the state after a collection.
     pub fn update(&mut self, agg: &Aggregate, lifecycles: u64, plan: &Plan, deadline: Duration) {
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Json => {
+                let line = json_line(agg, lifecycles);
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+            _ => self.show(|| status_line(agg, lifecycles, plan, deadline)),
+        }
+    }
+
+    /// Shows a status line made by `line`: redrawn on a terminal, every few seconds otherwise.
+    pub fn show(&mut self, line: impl FnOnce() -> String) {
         let line = match self.mode {
-            Mode::Quiet => return,
+            Mode::Quiet | Mode::Json => return,
             Mode::Lines => {
                 if self.last_line.is_some_and(|t| t.elapsed() < LINE_EVERY) {
                     return;
                 }
                 self.last_line = Some(Instant::now());
-                status_line(agg, lifecycles, plan, deadline)
+                line()
             }
-            Mode::Terminal => status_line(agg, lifecycles, plan, deadline),
+            Mode::Terminal => line(),
         };
         let mut err = std::io::stderr().lock();
         let _ = match self.mode {
@@ -74,7 +91,7 @@ impl Progress {
 
     /// A one-off message (keeps the status line intact on a terminal).
     pub fn note(&mut self, text: &str) {
-        if self.mode == Mode::Quiet {
+        if matches!(self.mode, Mode::Quiet | Mode::Json) {
             return;
         }
         let mut err = std::io::stderr().lock();
@@ -87,7 +104,7 @@ impl Progress {
 
     /// Ends the display with the final counts.
     pub fn finish(&mut self, agg: &Aggregate, lifecycles: u64) {
-        if self.mode == Mode::Quiet {
+        if matches!(self.mode, Mode::Quiet | Mode::Json) {
             return;
         }
         let mut err = std::io::stderr().lock();
@@ -104,13 +121,56 @@ impl Progress {
     }
 }
 
+/// One shard's progress, as `--progress-json` prints it: totals so far and the states now.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct ShardProgress {
+    /// Seconds since the run started.
+    pub t: f64,
+    /// Lifecycles started.
+    pub started: u64,
+    /// Lifecycles with an outcome.
+    pub ended: u64,
+    /// Lifecycles scheduled.
+    pub lifecycles: u64,
+    /// Joins accepted.
+    pub joins: u64,
+    /// Join refusals.
+    pub join_errors: u64,
+    /// Participants per state now.
+    pub states: std::collections::BTreeMap<String, i64>,
+}
+
+/// The `{"progress":{...}}` line of `--progress-json`.
+fn json_line(agg: &Aggregate, lifecycles: u64) -> String {
+    let p = ShardProgress {
+        t: agg.series.last().map_or(0.0, |r| r.t),
+        started: agg.total.started,
+        ended: agg.total.ended(),
+        lifecycles,
+        joins: agg.total.join_answers.get(&0).copied().unwrap_or(0),
+        join_errors: agg
+            .total
+            .join_answers
+            .iter()
+            .filter(|(c, _)| **c != 0)
+            .map(|(_, n)| n)
+            .sum(),
+        states: agg
+            .series
+            .last()
+            .map(|r| r.states.clone())
+            .unwrap_or_default(),
+    };
+    serde_json::json!({ "progress": p }).to_string()
+}
+
 /// `[ 12s/60s] ramp 40% | CONNECTING 12 CONNECTED 480 | joins/s 25 | join p99 3.1ms | errors 10011×20`
 pub fn status_line(agg: &Aggregate, lifecycles: u64, plan: &Plan, deadline: Duration) -> String {
     let Some(row) = agg.series.last() else {
         return String::from("starting");
     };
     let arrived = agg.total.started;
-    let arrivals = plan.participants.len() as u64;
+    let arrivals = plan.active().count() as u64;
     let phase = if arrived < arrivals {
         format!("arrivals {arrived}/{arrivals}")
     } else {

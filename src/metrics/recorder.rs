@@ -76,7 +76,8 @@ pub struct RoomStat {
 }
 
 impl RoomStat {
-    fn absorb(&mut self, o: &RoomStat) {
+    /// Adds `o` (counts add, maxima are the larger, the first unexpected time the earlier).
+    pub fn absorb(&mut self, o: &RoomStat) {
         self.joins += o.joins;
         self.unexpected += o.unexpected;
         self.max_join_us = self.max_join_us.max(o.max_join_us);

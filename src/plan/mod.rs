@@ -32,6 +32,44 @@ pub struct Plan {
     pub reconnect: crate::scenario::ReconnectSettings,
     /// Faults to inject, ordered by time.
     pub faults: Vec<faults::PlannedFault>,
+    /// The shard this process runs (`None`: the whole plan). Participant ids and room indices
+    /// stay those of the whole plan; only the participants of the shard's rooms run.
+    pub shard: Option<Shard>,
+}
+
+/// One shard of a run: the rooms `r` with `r % of == index`, whole (members of a room stay
+/// together, so presence and fan-out are measured with one clock).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct Shard {
+    /// This shard, `0..of`.
+    pub index: u32,
+    /// Shards in the run.
+    pub of: u32,
+}
+
+impl Shard {
+    /// Whether room `room` belongs to this shard.
+    pub fn holds_room(&self, room: u32) -> bool {
+        room % self.of == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `I/N`, e.g. `0/4`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("expected a shard as I/N with 0 <= I < N, e.g. 0/4; found `{s}`");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = i.trim().parse().map_err(|_| bad())?;
+        let of: u32 = n.trim().parse().map_err(|_| bad())?;
+        if of == 0 || index >= of {
+            return Err(bad());
+        }
+        Ok(Shard { index, of })
+    }
 }
 
 /// The shared, read-only part of a group.
@@ -77,11 +115,38 @@ pub struct PlannedParticipant {
 }
 
 impl Plan {
+    /// Keeps shard `shard` of the plan: its rooms' participants run; client faults and kicks hit
+    /// only the shard's own targets; server-wide faults (stall, restart, drop_connections,
+    /// close_rooms, auth_latency) are fired by shard 0 alone, so the server sees each once.
+    pub fn into_shard(mut self, shard: Shard) -> Plan {
+        let room_of: Vec<u32> = self.participants.iter().map(|p| p.room).collect();
+        self.faults.retain_mut(|f| {
+            if f.kind.is_client_side() || f.kind == crate::scenario::FaultKind::Kick {
+                f.participants
+                    .retain(|&id| shard.holds_room(room_of[id as usize]));
+                true
+            } else {
+                shard.index == 0
+            }
+        });
+        self.shard = Some(shard);
+        self
+    }
+
+    /// Whether `p` runs in this process (always, unless the plan is a shard).
+    pub fn runs(&self, p: &PlannedParticipant) -> bool {
+        self.shard.is_none_or(|s| s.holds_room(p.room))
+    }
+
+    /// The participants this process runs.
+    pub fn active(&self) -> impl Iterator<Item = &PlannedParticipant> {
+        self.participants.iter().filter(|p| self.runs(p))
+    }
+
     /// Participant lifecycles the run schedules (closed-model iterations each count): the
     /// conservation total every outcome count must add up to.
     pub fn lifecycles(&self) -> u64 {
-        self.participants
-            .iter()
+        self.active()
             .map(|p| u64::from(self.groups[p.group as usize].iterations))
             .sum()
     }
@@ -105,13 +170,12 @@ impl Plan {
     /// Arrivals per whole second of the run, from 0 to the last arrival.
     pub fn arrivals_per_second(&self) -> Vec<u32> {
         let last = self
-            .participants
-            .iter()
+            .active()
             .map(|p| p.arrival.as_secs() as usize)
             .max()
             .unwrap_or(0);
         let mut per = vec![0u32; last + 1];
-        for p in &self.participants {
+        for p in self.active() {
             per[p.arrival.as_secs() as usize] += 1;
         }
         per
@@ -123,7 +187,7 @@ impl Plan {
     /// whole run. An upper bound: the run never needs more.
     pub fn peak_participants(&self) -> usize {
         let mut edges: Vec<(Duration, i32)> = Vec::with_capacity(self.participants.len() * 2);
-        for p in &self.participants {
+        for p in self.active() {
             let g = &self.groups[p.group as usize];
             let end = if g.open_model {
                 p.arrival.saturating_add(longest_lifecycle(&g.script))
@@ -209,6 +273,7 @@ pub fn compile(scenario: &Scenario) -> Plan {
         participants,
         reconnect: scenario.reconnect,
         faults,
+        shard: None,
     }
 }
 

@@ -15,7 +15,7 @@ use crate::metrics::recorder::RoomStat;
 use crate::participant::outcome::key_name;
 use crate::participant::presence;
 use crate::plan::Plan;
-use crate::scenario::{OutcomeKey, Scenario};
+use crate::scenario::Scenario;
 use crate::target::ServerCounters;
 
 /// Version of the `summary.json` layout; bumped on any incompatible change.
@@ -83,6 +83,9 @@ pub struct Summary {
     pub faults: Vec<FaultReport>,
     /// The embedded server's own counters (absent for external targets).
     pub server: Option<ServerCounters>,
+    /// Set in a shard's own result (`run --shard I/N`); absent in a whole or merged run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
     /// Each check the scenario implies, with its result.
     pub expectations: Vec<Expectation>,
     /// The scenario's thresholds, with their results.
@@ -278,6 +281,116 @@ pub struct RunMeta {
     pub started_at_unix_ms: u64,
     /// Server counters, when embedded.
     pub server: Option<ServerCounters>,
+    /// The shard this run was, when it was one.
+    pub shard: Option<ShardInfo>,
+}
+
+/// Which shard of a run a summary holds (`roomstorm run --shard I/N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ShardInfo {
+    /// This shard, `0..of`: it ran the rooms `r` with `r % of == index`.
+    pub index: u32,
+    /// Shards in the run.
+    pub of: u32,
+    /// The common start every shard waited for, ms since the Unix epoch (`--start-at`).
+    pub start_at_unix_ms: Option<u64>,
+}
+
+/// The figures a verdict is judged on: one run's, or its shards' added up.
+pub(crate) struct Figures<'a> {
+    pub end: EndReason,
+    pub scheduled: u64,
+    pub accounted: u64,
+    pub unexpected: u64,
+    pub presence_errors: u64,
+    pub stays: usize,
+    pub by_group: &'a BTreeMap<String, BTreeMap<String, Split>>,
+    pub faults: &'a [FaultReport],
+}
+
+/// Every expectation the scenario implies, its thresholds, and the verdict. A shard's own
+/// summary skips the groups' exact counts (they are about the whole run; `merge` judges them).
+pub(crate) fn judge(
+    scenario: &Scenario,
+    plan: &Plan,
+    f: &Figures<'_>,
+    observations: &crate::threshold::Observations,
+) -> (
+    Vec<Expectation>,
+    Vec<crate::threshold::ThresholdResult>,
+    Verdict,
+) {
+    let mut expectations = vec![
+        Expectation {
+            name: "conservation".into(),
+            passed: f.accounted == f.scheduled,
+            detail: format!("{} scheduled, {} with an outcome", f.scheduled, f.accounted),
+        },
+        Expectation {
+            name: "no unexpected outcomes".into(),
+            passed: f.unexpected == 0,
+            detail: format!("{} unexpected", f.unexpected),
+        },
+        Expectation {
+            name: "presence".into(),
+            passed: f.presence_errors == 0,
+            detail: format!(
+                "{} missed co-members in {} stays",
+                f.presence_errors, f.stays
+            ),
+        },
+    ];
+    if plan.shard.is_none() {
+        for g in &plan.groups {
+            for (key, want) in &g.expect_counts {
+                let name = key_name(*key);
+                let got = f
+                    .by_group
+                    .get(&g.name)
+                    .and_then(|m| m.get(&name))
+                    .map_or(0, Split::total);
+                expectations.push(Expectation {
+                    name: format!("group {}: {name} == {want}", g.name),
+                    passed: got == *want,
+                    detail: format!("got {got}"),
+                });
+            }
+        }
+    }
+    for fr in f.faults {
+        let r = &fr.record;
+        expectations.push(Expectation {
+            name: format!("fault {} `{}` applied", r.index, r.kind),
+            passed: r.ok && fr.hits.failed == 0,
+            detail: match (fr.hits.applied + fr.hits.missed + fr.hits.failed, r.ok) {
+                (0, _) | (_, false) => r.result.clone(),
+                _ => format!(
+                    "{}; {} hit, {} not in a room, {} failed",
+                    r.result, fr.hits.applied, fr.hits.missed, fr.hits.failed
+                ),
+            },
+        });
+    }
+    let thresholds: Vec<crate::threshold::ThresholdResult> = scenario
+        .thresholds
+        .iter()
+        .map(|t| t.threshold.evaluate(observations, t.abort_on_fail))
+        .collect();
+    if f.end == EndReason::ThresholdFailed {
+        expectations.push(Expectation {
+            name: "run completed".into(),
+            passed: false,
+            detail: "stopped early: a threshold marked abort_on_fail failed".into(),
+        });
+    }
+    let verdict = if f.end == EndReason::Interrupted {
+        Verdict::Interrupted
+    } else if expectations.iter().all(|e| e.passed) && thresholds.iter().all(|t| t.passed) {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    (expectations, thresholds, verdict)
 }
 
 /// Builds the summary of a finished run.
@@ -285,7 +398,6 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
     let total = &out.aggregate.total;
     let mut by_outcome: BTreeMap<String, Split> = BTreeMap::new();
     let mut by_group: BTreeMap<String, BTreeMap<String, Split>> = BTreeMap::new();
-    let mut per_group_key: BTreeMap<(u16, OutcomeKey), u64> = BTreeMap::new();
     for (&(group, key, expected), &n) in &total.outcomes {
         let name = key_name(key);
         let add = |s: &mut Split| {
@@ -298,44 +410,12 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
         add(by_outcome.entry(name.clone()).or_default());
         let gname = plan.groups[group as usize].name.clone();
         add(by_group.entry(gname).or_default().entry(name).or_default());
-        *per_group_key.entry((group, key)).or_default() += n;
     }
     let expected: u64 = by_outcome.values().map(|s| s.expected).sum();
     let unexpected: u64 = by_outcome.values().map(|s| s.unexpected).sum();
     let accounted = expected + unexpected;
     let scheduled = plan.lifecycles();
     let presence_errors = presence::presence_errors(&total.stays);
-
-    let mut expectations = vec![
-        Expectation {
-            name: "conservation".into(),
-            passed: accounted == scheduled,
-            detail: format!("{scheduled} scheduled, {accounted} with an outcome"),
-        },
-        Expectation {
-            name: "no unexpected outcomes".into(),
-            passed: unexpected == 0,
-            detail: format!("{unexpected} unexpected"),
-        },
-        Expectation {
-            name: "presence".into(),
-            passed: presence_errors == 0,
-            detail: format!(
-                "{presence_errors} missed co-members in {} stays",
-                total.stays.len()
-            ),
-        },
-    ];
-    for (gi, g) in plan.groups.iter().enumerate() {
-        for (key, want) in &g.expect_counts {
-            let got = per_group_key.get(&(gi as u16, *key)).copied().unwrap_or(0);
-            expectations.push(Expectation {
-                name: format!("group {}: {} == {want}", g.name, key_name(*key)),
-                passed: got == *want,
-                detail: format!("got {got}"),
-            });
-        }
-    }
     let faults: Vec<FaultReport> = out
         .faults
         .iter()
@@ -349,20 +429,6 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
                 .unwrap_or_default(),
         })
         .collect();
-    for f in &faults {
-        let r = &f.record;
-        expectations.push(Expectation {
-            name: format!("fault {} `{}` applied", r.index, r.kind),
-            passed: r.ok && f.hits.failed == 0,
-            detail: match (f.hits.applied + f.hits.missed + f.hits.failed, r.ok) {
-                (0, _) | (_, false) => r.result.clone(),
-                _ => format!(
-                    "{}; {} hit, {} not in a room, {} failed",
-                    r.result, f.hits.applied, f.hits.missed, f.hits.failed
-                ),
-            },
-        });
-    }
     let last_fault_us = out
         .faults
         .iter()
@@ -375,25 +441,21 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
     };
     let mut observations = crate::threshold::Observations::from_aggregate(&out.aggregate);
     observations.presence_errors = Some(presence_errors);
-    let thresholds: Vec<crate::threshold::ThresholdResult> = scenario
-        .thresholds
-        .iter()
-        .map(|t| t.threshold.evaluate(&observations, t.abort_on_fail))
-        .collect();
-    if out.end == EndReason::ThresholdFailed {
-        expectations.push(Expectation {
-            name: "run completed".into(),
-            passed: false,
-            detail: "stopped early: a threshold marked abort_on_fail failed".into(),
-        });
-    }
-    let verdict = if out.end == EndReason::Interrupted {
-        Verdict::Interrupted
-    } else if expectations.iter().all(|e| e.passed) && thresholds.iter().all(|t| t.passed) {
-        Verdict::Pass
-    } else {
-        Verdict::Fail
-    };
+    let (expectations, thresholds, verdict) = judge(
+        scenario,
+        plan,
+        &Figures {
+            end: out.end,
+            scheduled,
+            accounted,
+            unexpected,
+            presence_errors,
+            stays: total.stays.len(),
+            by_group: &by_group,
+            faults: &faults,
+        },
+        &observations,
+    );
     Summary {
         schema_version: SCHEMA_VERSION,
         roomstorm_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -411,7 +473,7 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
         workers: out.workers,
         plan: PlanInfo {
             rooms: plan.rooms.len(),
-            participants: plan.participants.len(),
+            participants: plan.active().count(),
             lifecycles: scheduled,
         },
         outcomes: Outcomes {
@@ -470,6 +532,7 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
         recovery_converged_after_us,
         faults,
         server: meta.server,
+        shard: meta.shard,
         expectations,
         thresholds,
         generator: super::generator::assess(&out.aggregate.series, &scenario.generator),
@@ -487,13 +550,18 @@ fn room_rows(plan: &Plan, stats: &[RoomStat]) -> Vec<RoomRow> {
             stat: stats.get(i).copied().unwrap_or_default(),
         })
         .collect();
+    sort_rooms(&mut rows);
+    rows
+}
+
+/// Worst rooms first: most unexpected outcomes, then slowest join.
+pub(crate) fn sort_rooms(rows: &mut [RoomRow]) {
     rows.sort_by(|a, b| {
         b.stat
             .unexpected
             .cmp(&a.stat.unexpected)
             .then(b.stat.max_join_us.cmp(&a.stat.max_join_us))
     });
-    rows
 }
 
 fn transition_counts(matrix: &[[u64; 5]; 5]) -> BTreeMap<String, u64> {
@@ -557,7 +625,7 @@ mod tests {
     use crate::metrics::recorder::Interval;
     use crate::participant::outcome::Outcome;
     use crate::plan;
-    use crate::scenario::Arrival;
+    use crate::scenario::{Arrival, OutcomeKey};
 
     fn meta() -> RunMeta {
         RunMeta {
@@ -570,6 +638,7 @@ mod tests {
             started_at: "2026-11-27T00:00:00Z".into(),
             started_at_unix_ms: 1_795_737_600_000,
             server: None,
+            shard: None,
         }
     }
 

@@ -3,7 +3,7 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`actor`] | the actor: socket, timers, script steps |
+//! | [`actor`] | the actor: socket, timers, script steps; `actor/recovery.rs`: heartbeats, reconnects, client faults, kicks |
 //! | [`context`] | what all participants of a run share (plan, target, keys, clock, boards) |
 //! | [`link`] | the participant's WebSocket, driven inside the actor by one pump |
 //! | [`state`] | the pure connection state machine |

@@ -327,28 +327,47 @@ fn update_app(app: &std::sync::Arc<super::rooms::App>, fields: &Fields) -> HttpR
     json_response(StatusCode::OK, &app_json(&meta))
 }
 
+/// The `prefix`, `offset` and `limit` of a list-rooms request, with the API's defaults and cap.
+pub(crate) struct RoomsPage {
+    /// Only rooms whose name starts with this.
+    pub(crate) prefix: String,
+    /// Rooms to skip.
+    pub(crate) offset: usize,
+    /// Rooms to answer at most.
+    pub(crate) limit: usize,
+}
+
+impl RoomsPage {
+    /// Reads the query string of `GET /v3/apps/<app>/rooms`.
+    pub(crate) fn parse(query: &str) -> Self {
+        let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let number = |key: &str| params.get(key).and_then(|v| v.parse::<usize>().ok());
+        Self {
+            prefix: params.get("prefix").cloned().unwrap_or_default(),
+            offset: number("offset").unwrap_or(0),
+            limit: number("limit")
+                .filter(|n| *n > 0)
+                .unwrap_or(MAX_ROOMS_PAGE)
+                .min(MAX_ROOMS_PAGE),
+        }
+    }
+
+    /// This page of `all` (sorted room names) as the API answers it.
+    pub(crate) fn answer<S: AsRef<str> + serde::Serialize>(&self, all: &[S]) -> HttpResponse {
+        let page: Vec<&S> = all.iter().skip(self.offset).take(self.limit).collect();
+        let next = self.offset + page.len();
+        json_response(
+            StatusCode::OK,
+            &json!({"end": next >= all.len(), "offset": next, "rooms": page}),
+        )
+    }
+}
+
 fn list_rooms(app: &super::rooms::App, query: &str) -> HttpResponse {
-    let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let prefix = params.get("prefix").map_or("", String::as_str);
-    let offset: usize = params
-        .get("offset")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let limit: usize = params
-        .get("limit")
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(MAX_ROOMS_PAGE)
-        .min(MAX_ROOMS_PAGE);
-    let all = app.active_rooms(prefix);
-    let page: Vec<&String> = all.iter().skip(offset).take(limit).collect();
-    let next = offset + page.len();
-    json_response(
-        StatusCode::OK,
-        &json!({"end": next >= all.len(), "offset": next, "rooms": page}),
-    )
+    let page = RoomsPage::parse(query);
+    page.answer(&app.active_rooms(&page.prefix))
 }
 
 /// Request fields from a form or JSON body.

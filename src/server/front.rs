@@ -609,21 +609,8 @@ impl Front {
 
     /// Every child's active rooms (all pages), merged, sorted and paged as one server would.
     async fn list_rooms(&self, app: &str, query: &str) -> HttpResponse {
-        let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        let prefix = params.get("prefix").map_or("", String::as_str);
-        let offset: usize = params
-            .get("offset")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let limit: usize = params
-            .get("limit")
-            .and_then(|v| v.parse().ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(MAX_ROOMS_PAGE)
-            .min(MAX_ROOMS_PAGE);
-        let prefix_q: String = form_urlencoded::byte_serialize(prefix.as_bytes()).collect();
+        let request = super::admin::RoomsPage::parse(query);
+        let prefix_q: String = form_urlencoded::byte_serialize(request.prefix.as_bytes()).collect();
         let per_child = (0..self.addrs.len()).map(|i| {
             let prefix_q = &prefix_q;
             async move {
@@ -662,12 +649,7 @@ impl Front {
                 Err(why) => return error(502, &format!("process {i}: {why}")),
             }
         }
-        let page: Vec<&String> = all.iter().skip(offset).take(limit).collect();
-        let next = offset + page.len();
-        http::json(
-            StatusCode::OK,
-            &json!({"end": next >= all.len(), "offset": next, "rooms": page}),
-        )
+        request.answer(&all.into_iter().collect::<Vec<String>>())
     }
 
     async fn broadcast(

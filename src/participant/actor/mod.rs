@@ -2,7 +2,7 @@
 //! the script's steps, and feeds frames to the sans-IO signaling driver.
 //!
 //! Everything it measures goes straight into its thread's recorder; the only messages it gets
-//! are [`Stop`], [`Abort`] and scripted faults ([`Inject`]); the socket and timers are items of
+//! are [`Stop`], [`Abort`] and scripted faults ([`super::faults::Inject`]); the socket and timers are items of
 //! its own context. Reconnecting (RECONNECTING → RECONNECTED or 10007) follows the pure policy
 //! in [`super::reconnect`].
 

@@ -293,26 +293,7 @@ fn shards_run_apart_against_one_server_then_merge_into_one_run() {
     let children = [spawn(0), spawn(1)];
     let mut shard_dirs = Vec::new();
     for mut child in children {
-        let status = common::wait_with_timeout(&mut child, Duration::from_secs(60)).unwrap();
-        let mut stdout = Vec::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_end(&mut stdout)
-            .unwrap();
-        let mut stderr = Vec::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_end(&mut stderr)
-            .unwrap();
-        let out = Output {
-            status,
-            stdout,
-            stderr,
-        };
+        let out = common::wait_output(&mut child, Duration::from_secs(60)).unwrap();
         assert!(
             !String::from_utf8_lossy(&out.stdout).contains(SECRET)
                 && !String::from_utf8_lossy(&out.stderr).contains(SECRET)
@@ -430,27 +411,8 @@ fn ctrl_c_reaches_every_shard_and_what_they_wrote_is_still_merged() {
     std::thread::sleep(Duration::from_secs(7));
     // SAFETY: SIGINT to our own child (the parent of the shards), by its PID.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = common::wait_with_timeout(&mut child, Duration::from_secs(60))
-        .expect("the interrupted run ends");
-    let mut stdout = Vec::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    let mut stderr = Vec::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_end(&mut stderr)
-        .unwrap();
-    let out = Output {
-        status,
-        stdout,
-        stderr,
-    };
+    let out =
+        common::wait_output(&mut child, Duration::from_secs(60)).expect("the interrupted run ends");
     let stderr_text = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(3), "{stderr_text}");
     // One combined progress line for both shards.

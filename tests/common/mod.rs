@@ -23,6 +23,29 @@ pub fn wait_with_timeout(
     None
 }
 
+/// Waits for a child we started (as [`wait_with_timeout`]), then takes what it wrote to its piped
+/// stdout and stderr.
+pub fn wait_output(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::Output> {
+    let status = wait_with_timeout(child, limit)?;
+    let read = |pipe: Option<&mut dyn std::io::Read>| {
+        let mut buf = Vec::new();
+        if let Some(p) = pipe {
+            p.read_to_end(&mut buf).unwrap();
+        }
+        buf
+    };
+    let stdout = read(child.stdout.as_mut().map(|p| p as &mut dyn std::io::Read));
+    let stderr = read(child.stderr.as_mut().map(|p| p as &mut dyn std::io::Read));
+    Some(std::process::Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

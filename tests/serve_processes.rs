@@ -129,27 +129,7 @@ async fn admin_at(
     .await
 }
 
-async fn metric_at(addr: SocketAddr, name: &str) -> f64 {
-    let text = get(addr, "/metrics").await.body;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-}
-
-async fn await_metric_at(addr: SocketAddr, name: &str, want: f64) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let got = metric_at(addr, name).await;
-        if got == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name} stayed {got}, wanted {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use common::{await_metric_at, metric_at};
 
 async fn join_at(addr: SocketAddr, room: &str, user: &str) -> (Client, Value) {
     let mut c = Client::connect_with(addr, &room_token(room, user), room, user).await;

@@ -5,6 +5,22 @@
 
 pub mod scratch;
 
+/// Reads the first line `roomstorm serve` prints (`… listening on http://ADDR`) from a child
+/// started with piped stdout, and returns that base URL.
+pub fn serve_url(server: &mut std::process::Child) -> String {
+    let mut banner = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut banner,
+    )
+    .unwrap();
+    banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {banner:?}"))
+        .to_string()
+}
+
 /// Waits for a child we started, up to `limit`; kills it (by its handle) and returns `None` if it
 /// runs longer.
 pub fn wait_with_timeout(
@@ -429,9 +445,14 @@ pub async fn admin(
 
 /// Polls a metric until it has the wanted value (timers fire on a loaded machine late, not never).
 pub async fn await_metric(server: &TestServer, line_prefix: &str, want: f64) {
+    await_metric_at(server.addr, line_prefix, want).await;
+}
+
+/// [`await_metric`] for a server at `addr` (e.g. one started as a child process).
+pub async fn await_metric_at(addr: SocketAddr, line_prefix: &str, want: f64) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let got = metric(server, line_prefix).await;
+        let got = metric_at(addr, line_prefix).await;
         if got == want {
             return;
         }
@@ -445,7 +466,12 @@ pub async fn await_metric(server: &TestServer, line_prefix: &str, want: f64) {
 
 /// Scrapes one sample from /metrics.
 pub async fn metric(server: &TestServer, line_prefix: &str) -> f64 {
-    let text = get(server.addr, "/metrics").await.body;
+    metric_at(server.addr, line_prefix).await
+}
+
+/// [`metric`] for a server at `addr`.
+pub async fn metric_at(addr: SocketAddr, line_prefix: &str) -> f64 {
+    let text = get(addr, "/metrics").await.body;
     text.lines()
         .find_map(|l| {
             l.strip_prefix(line_prefix)

@@ -99,8 +99,9 @@ pub struct RunArgs {
     #[arg(long = "source-addr", value_name = "IP")]
     pub source_addrs: Vec<std::net::IpAddr>,
     /// Split the run into N processes on this machine, each holding whole rooms (room r goes to
-    /// shard r % N); one report with exactly merged histograms.
-    #[arg(long, value_name = "N", conflicts_with_all = ["shard", "dry_run", "baseline"])]
+    /// shard r % N); one report with exactly merged histograms. Default: one process, or as
+    /// many as the per-process open-file limit requires (said before the run starts).
+    #[arg(long, value_name = "N", conflicts_with_all = ["shard", "dry_run"])]
     pub shards: Option<u32>,
     /// Run only shard I of N (rooms r with r % N == I) and write a shard result for
     /// `roomstorm merge`; needs a target every shard shares (--target or the scenario's).

@@ -37,6 +37,61 @@ pub enum PreflightError {
         /// "was" or "were".
         given_word: &'static str,
     },
+    /// The plan's peak cannot fit the machine's available memory.
+    #[error(
+        "up to {participants} participants at once need about {needed_mib} MiB ({per_kib} KiB each{ends}), but {available_mib} MiB is available (MemAvailable in /proc/meminfo); use fewer participants at once, or spread the run over machines with --shard I/N --start-at T against one server and combine the shards with `roomstorm merge`"
+    )]
+    Memory {
+        /// Participants at once at the peak.
+        participants: usize,
+        /// Memory they need.
+        needed_mib: u64,
+        /// Per participant.
+        per_kib: u64,
+        /// ", both ends" when the embedded server is on this machine.
+        ends: &'static str,
+        /// Memory available.
+        available_mib: u64,
+    },
+}
+
+/// Resident memory one participant holds at the peak, roomstorm's side: about 9 KiB measured
+/// by `bench/scale.sh` (participant, socket, buffers, metrics), with room to spare.
+pub const CLIENT_BYTES: u64 = 12 * 1024;
+/// The same for the embedded reference server's side of one member (about 9 KiB measured).
+pub const SERVER_BYTES: u64 = 12 * 1024;
+
+/// `MemAvailable` from `/proc/meminfo`, in bytes.
+pub fn available_memory() -> Option<u64> {
+    parse_mem_available(&std::fs::read_to_string("/proc/meminfo").ok()?)
+}
+
+fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Refuses a plan whose peak would not fit the available memory (`server_here`: the embedded
+/// server's side is on this machine too), rather than letting the kernel's OOM killer end the
+/// run halfway. Unknown available memory is not a reason to refuse.
+pub fn memory(
+    participants: usize,
+    server_here: bool,
+    available: Option<u64>,
+) -> Result<(), PreflightError> {
+    let per = CLIENT_BYTES + if server_here { SERVER_BYTES } else { 0 };
+    let needed = participants as u64 * per;
+    match available {
+        Some(avail) if needed > avail => Err(PreflightError::Memory {
+            participants,
+            needed_mib: needed.div_ceil(1 << 20),
+            per_kib: per / 1024,
+            ends: if server_here { ", both ends" } else { "" },
+            available_mib: avail >> 20,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The kernel's ephemeral port range size, or the Linux default when it cannot be read.
@@ -101,6 +156,23 @@ mod tests {
         assert_eq!(parse_port_range("60999 32768"), None);
         assert_eq!(parse_port_range("nonsense"), None);
         assert!(ephemeral_ports() > 0);
+    }
+
+    #[test]
+    fn plans_beyond_the_available_memory_are_refused_with_the_numbers() {
+        let info = "MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:   20971520 kB\n";
+        assert_eq!(parse_mem_available(info), Some(20 << 30));
+        assert_eq!(parse_mem_available("MemTotal: 5 kB\n"), None);
+        assert!(available_memory().is_some_and(|m| m > 0));
+        // 100,000 participants with the server here: 2.3 GiB of 20 GiB.
+        assert_eq!(memory(100_000, true, Some(20 << 30)), Ok(()));
+        assert_eq!(memory(100_000, true, None), Ok(()));
+        let err = memory(1_200_000, true, Some(20 << 30)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "up to 1200000 participants at once need about 28125 MiB (24 KiB each, both ends), but 20480 MiB is available (MemAvailable in /proc/meminfo); use fewer participants at once, or spread the run over machines with --shard I/N --start-at T against one server and combine the shards with `roomstorm merge`"
+        );
+        assert!(memory(1_200_000, false, Some(20 << 30)).is_ok());
     }
 
     #[test]

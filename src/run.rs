@@ -60,6 +60,7 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
     let prepared = target::prepare(
         scenario,
         plan.peak_participants(),
+        target::Clients::InProcess,
         options.target.as_deref(),
     )
     .map_err(|e| match e {
@@ -130,7 +131,7 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
     };
     let system = actix_rt::System::new();
     let output = system.block_on(coordinator::run(run, coordinator_options));
-    let server = prepared.embedded.as_ref().map(|e| e.counters());
+    let server = prepared.embedded.as_ref().and_then(|e| e.counters());
     if let Some(embedded) = prepared.embedded {
         embedded.stop();
     }
@@ -194,7 +195,7 @@ fn preflight(base_url: &str) -> Result<(), CommandError> {
 
 /// The local addresses client sockets use: the user's, or more loopback addresses when the peak
 /// needs more ephemeral ports than one address has towards the target.
-fn source_addresses(
+pub(crate) fn source_addresses(
     base_url: &str,
     peak: usize,
     given: &[IpAddr],

@@ -518,6 +518,30 @@ fn merge_faults(
     out
 }
 
+/// Most shard processes `run` starts by itself; more must be asked for with `--shards`.
+pub const MAX_AUTO_SHARDS: usize = 64;
+
+/// Share of a shard's open-file budget its plan may fill: token exchanges and sockets closing
+/// after a leave need files beyond the members'.
+const SHARD_FILL: f64 = 0.8;
+
+/// Shard processes a run needs so that every process's sockets fit its open-file limit: `None`
+/// when one process holds the run (`embedded_here`: the embedded server's ends of the sockets
+/// are in the same process). Shards hold whole rooms `r % N`, so they split the peak evenly.
+pub fn shards_needed(peak: usize, embedded_here: bool, fd_limit: usize) -> Option<usize> {
+    let reserve = 2 * crate::server::limits::FD_RESERVE;
+    let per_participant = if embedded_here {
+        crate::target::FDS_PER_EMBEDDED_PARTICIPANT
+    } else {
+        1
+    };
+    if peak * per_participant + reserve <= fd_limit {
+        return None;
+    }
+    let per_shard = (fd_limit.saturating_sub(reserve) as f64 * SHARD_FILL) as usize;
+    Some(peak.div_ceil(per_shard.max(1)).max(2))
+}
+
 /// `roomstorm run --shards N`: starts the embedded server once (when the scenario has one and
 /// no `--target` replaces it), runs N shard processes of this executable against one target
 /// with a common start a moment ahead, forwards Ctrl-C to them (by their PIDs), and merges what
@@ -542,11 +566,11 @@ pub fn run_local(
     let embedded = match (&options.target, &scenario.target) {
         (None, crate::scenario::Target::Embedded(_)) => Some(
             // Only the server's end of each socket lives here (the clients are in the shard
-            // processes): half the descriptors `prepare` budgets for an in-process run.
+            // processes); beyond one process's files the server runs in processes of its own.
             crate::target::prepare(
                 scenario,
-                plan.peak_participants()
-                    .div_ceil(crate::target::FDS_PER_EMBEDDED_PARTICIPANT),
+                plan.peak_participants(),
+                crate::target::Clients::Elsewhere,
                 None,
             )
             .map_err(|e| CommandError::Incomplete(e.to_string()))?,
@@ -572,6 +596,15 @@ pub fn run_local(
     };
     let exe = std::env::current_exe()
         .map_err(|e| CommandError::Incomplete(format!("cannot find this executable: {e}")))?;
+    // The ports every shard opens towards the target add up: choose source addresses for the
+    // whole run's peak here, and give every shard all of them.
+    let mut progress = options.progress.clone();
+    let sources = crate::run::source_addresses(
+        &url,
+        plan.peak_participants(),
+        &options.sources,
+        &mut progress,
+    )?;
     let mut children = Vec::with_capacity(n as usize);
     let shared: Shared = std::sync::Arc::new(std::sync::Mutex::new(vec![None; n as usize]));
     let mut readers: Vec<std::thread::JoinHandle<()>> = Vec::with_capacity(n as usize);
@@ -603,7 +636,7 @@ pub fn run_local(
             .stderr(file("log.txt")?)
             // Its own process group: a terminal's Ctrl-C reaches the children once, through us.
             .process_group(0);
-        for ip in &options.sources {
+        for ip in &sources {
             cmd.arg("--source-addr").arg(ip.to_string());
         }
         if let Some(p) = &embedded {
@@ -629,7 +662,19 @@ pub fn run_local(
         children.iter().map(|c| c.id()).collect::<Vec<u32>>(),
     ));
     forward_interrupts(live.clone());
-    let mut progress = options.progress.clone();
+    let server_pids = embedded
+        .as_ref()
+        .and_then(|p| p.embedded.as_ref())
+        .map(crate::target::EmbeddedHandle::pids)
+        .unwrap_or_default();
+    if !server_pids.is_empty() {
+        progress.note(&format!(
+            "the embedded server runs in {} processes (pids {}) behind {url}: one cannot hold {} sockets",
+            server_pids.len(),
+            server_pids.iter().map(u32::to_string).collect::<Vec<_>>().join(" "),
+            plan.peak_participants()
+        ));
+    }
     progress.note(&format!(
         "{n} shards started against {url}; results in {}",
         dir.display()
@@ -675,7 +720,7 @@ pub fn run_local(
     let server = embedded
         .as_ref()
         .and_then(|p| p.embedded.as_ref())
-        .map(|e| e.counters());
+        .and_then(|e| e.counters());
     let target = embedded.as_ref().map(|p| TargetInfo {
         kind: "embedded".into(),
         url: p.base_url.clone(),
@@ -826,6 +871,18 @@ mod tests {
     use super::*;
     use crate::plan::Shard;
     use crate::scenario::Arrival;
+
+    #[test]
+    fn runs_that_fit_one_process_are_not_sharded() {
+        // Embedded, in process: 2 files per participant, 128 kept in reserve.
+        assert_eq!(shards_needed(9_936, true, 20_000), None);
+        assert_eq!(shards_needed(9_937, true, 20_000), Some(2));
+        // External target: one file each.
+        assert_eq!(shards_needed(19_872, false, 20_000), None);
+        // 100,000 members: 15,897 per shard (80 % of the budget).
+        assert_eq!(shards_needed(100_000, true, 20_000), Some(7));
+        assert_eq!(shards_needed(100_000, false, 20_000), Some(7));
+    }
 
     #[test]
     fn shard_and_start_at_parse_or_say_why_not() {

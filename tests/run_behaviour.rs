@@ -373,7 +373,7 @@ fn http_get(base: &str, path: &str) -> String {
 }
 
 #[test]
-fn an_embedded_run_beyond_the_open_file_limit_is_refused_with_the_numbers() {
+fn an_embedded_run_beyond_what_the_machine_can_hold_is_refused_with_the_numbers() {
     // SAFETY: getrlimit only writes into the struct we pass.
     let hard = unsafe {
         let mut lim: libc::rlimit = std::mem::zeroed();
@@ -407,11 +407,14 @@ groups:
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
+    // 1.2 million at once: more memory than this machine has (about 28 GiB for both ends), or
+    // where it has that, more than the 64 shard processes roomstorm starts by itself.
     assert!(
-        stderr.contains("up to 1200000 participants at once need about 2400128 open files"),
+        stderr.contains("up to 1200000 participants at once need about 28125 MiB")
+            || stderr.contains("up to 1200000 participants at once need 76 processes"),
         "{stderr}"
     );
-    assert!(stderr.contains("--target"), "the fix is named: {stderr}");
+    assert!(stderr.contains("--shard I/"), "the fix is named: {stderr}");
     assert!(!scratch.out().exists(), "nothing ran, nothing written");
 }
 

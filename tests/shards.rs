@@ -560,3 +560,79 @@ fn a_client_fault_hits_each_shard_s_own_targets_and_thresholds_are_judged_on_the
         .collect();
     assert_eq!(per_shard.iter().sum::<u64>(), 20, "{per_shard:?}");
 }
+
+#[test]
+fn a_run_beyond_one_process_s_open_files_shards_itself_and_spreads_the_embedded_server() {
+    use std::os::unix::process::CommandExt as _;
+    let dir = ScratchDir::new("shards-auto");
+    let scenario = dir.write("scenario.yaml", FORTY_ROOMS);
+    let out = dir.path().join("reports");
+    let mut cmd = roomstorm();
+    cmd.arg("run")
+        .arg(&scenario)
+        .args(["--workers", "1", "--out"])
+        .arg(&out);
+    // 600 open files per process (inherited by every process the run starts): 400 members with
+    // the embedded server need 928 in one process, so 2 shards of 200, and the server's 400
+    // sockets do not fit one process's 377 planned either: 2 server processes.
+    // SAFETY: setrlimit is async-signal-safe and only lowers this child's own limit.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 600,
+                rlim_max: 600,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let done = finish(cmd, Duration::from_secs(90));
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains(
+            "up to 400 participants at once need more sockets than one process may open (600 files): running 2 shard processes (--shards 2)"
+        ),
+        "{stderr}"
+    );
+    let pids: Vec<u32> = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("the embedded server runs in 2 processes (pids "))
+        .unwrap_or_else(|| panic!("no server processes named in:\n{stderr}"))
+        .split(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2);
+    let run = results_dir(&done);
+    let s = read_json(&run.join("summary.json"));
+    assert_eq!(s["verdict"], "pass");
+    assert_eq!(n(&s["conservation"]["accounted"]), 400);
+    assert_eq!(
+        n(&s["outcomes"]["by_outcome"]["completed"]["expected"]),
+        400
+    );
+    assert_eq!(samples(&s, "join"), 400);
+    for i in 0..2 {
+        let shard = read_json(&shard_dir(&run, i).join("summary.json"));
+        assert_eq!(n(&shard["plan"]["participants"]), 200);
+    }
+    // The server processes' own counters, summed by the front: the same 400 from their side.
+    assert_eq!(n(&s["server"]["auths"]["0"]), 400);
+    assert_eq!(n(&s["server"]["departures"]["leave"]), 400);
+    assert_eq!(n(&s["server"]["members"]), 0);
+    assert_eq!(s["target"]["kind"], "embedded");
+    // And they ended with the run.
+    for pid in pids {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|st| st.contains(") Z ")),
+            "server process {pid} outlived the run"
+        );
+    }
+}

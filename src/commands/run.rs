@@ -56,6 +56,10 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
                 .into(),
         ));
     }
+    let mut shards = args.shards;
+    if args.shard.is_none() {
+        shards = whole_run_fits(&scenario, &args, shards)?;
+    }
     let options = RunOptions {
         file: args.scenario.display().to_string(),
         target: args.target.clone(),
@@ -70,7 +74,7 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
         shard: args.shard,
         start_at: args.start_at,
     };
-    let finished = match args.shards {
+    let finished = match shards {
         Some(n) => crate::shards::run_local(&scenario, &args.scenario, n, options)?,
         None => run::execute(&scenario, options)?,
     };
@@ -127,6 +131,42 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
             "interrupted: the results above are partial".into(),
         )),
     }
+}
+
+/// Checks that the whole run fits this machine before any load: its memory (refused with the
+/// numbers) and the open files of one process (more shard processes, chosen here and said, when
+/// one process cannot hold the sockets). Returns the shard count to run with.
+fn whole_run_fits(
+    scenario: &Scenario,
+    args: &RunArgs,
+    shards: Option<u32>,
+) -> Result<Option<u32>, CommandError> {
+    let peak = plan::compile(scenario).peak_participants();
+    let embedded = args.target.is_none() && matches!(scenario.target, Target::Embedded(_));
+    crate::preflight::memory(peak, embedded, crate::preflight::available_memory())
+        .map_err(|e| CommandError::InvalidInput(e.to_string()))?;
+    if shards.is_some() {
+        return Ok(shards);
+    }
+    let limit = crate::server::limits::open_file_limit();
+    let Some(n) = crate::shards::shards_needed(peak, embedded, limit) else {
+        return Ok(None);
+    };
+    if n > crate::shards::MAX_AUTO_SHARDS {
+        return Err(CommandError::InvalidInput(format!(
+            "up to {peak} participants at once need {n} processes for their sockets (the open-file limit is {limit} per process), and roomstorm starts at most {} by itself; pass --shards {n} to start them anyway, or spread the run over machines with --shard I/{n} --start-at T and `roomstorm merge`",
+            crate::shards::MAX_AUTO_SHARDS
+        )));
+    }
+    eprintln!(
+        "roomstorm: up to {peak} participants at once need more sockets than one process may open ({limit} files): running {n} shard processes (--shards {n}){}",
+        if embedded {
+            ", with the embedded server in processes of its own when it needs them"
+        } else {
+            ""
+        }
+    );
+    Ok(Some(n as u32))
 }
 
 /// The `--dry-run` text: target, rooms, groups, lifecycles, reconnect settings and faults, and

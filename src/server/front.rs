@@ -122,6 +122,7 @@ impl Children {
         token_key: &AccessKey,
     ) -> std::io::Result<Self> {
         use std::os::unix::ffi::OsStrExt as _;
+        use std::os::unix::process::CommandExt as _;
         let exe = std::env::current_exe()?;
         let mut children = Self {
             procs: Vec::new(),
@@ -141,6 +142,9 @@ impl Children {
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
+                // Its own process group: a terminal's Ctrl-C reaches the parent only, which
+                // stops the children (stdin closed) when its own clients are done with them.
+                .process_group(0)
                 .spawn()?;
             let stdout = child.stdout.take().expect("piped");
             let stdin = child.stdin.take();

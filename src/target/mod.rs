@@ -13,6 +13,8 @@ use crate::scenario::{DriverKind, EmbeddedServer, Scenario, Target};
 use crate::server::metrics::{Departure, Metrics};
 use crate::server::{self, AppSettings, ServerConfig, Timings, limits};
 
+pub mod processes;
+
 /// File descriptors one embedded-run participant needs: both ends of its WebSocket live in this
 /// process, plus the short-lived token-exchange connection while it joins.
 pub const FDS_PER_EMBEDDED_PARTICIPANT: usize = 2;
@@ -22,7 +24,7 @@ pub const FDS_PER_EMBEDDED_PARTICIPANT: usize = 2;
 pub enum TargetError {
     /// The run cannot fit this process's open-file limit.
     #[error(
-        "up to {participants} participants at once need about {needed} open files in one process with the embedded server (both ends of every socket), but the limit is {limit}; run `roomstorm serve` in another process and pass --target http://127.0.0.1:PORT, or use fewer participants at once"
+        "up to {participants} participants at once need about {needed} open files in one process with the embedded server (both ends of every socket), but the limit is {limit}; run with --shards N (participants in N processes, the embedded server in more when needed), or run `roomstorm serve --processes N` and pass --target http://127.0.0.1:PORT"
     )]
     TooManyFiles {
         /// Participants that can be connected at once.
@@ -64,10 +66,21 @@ impl std::fmt::Debug for PreparedTarget {
     }
 }
 
+/// Where the participants' ends of the sockets live, for the embedded server's file budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clients {
+    /// In this process, beside the embedded server: both ends of every socket count here.
+    InProcess,
+    /// In other processes (shards): only the server's ends count, and the server is spread
+    /// over [`processes::processes_for`] processes when one cannot hold them.
+    Elsewhere,
+}
+
 /// Prepares the scenario's target; `override_url` (`--target`) replaces it with an external one.
 pub fn prepare(
     scenario: &Scenario,
     peak_participants: usize,
+    clients: Clients,
     override_url: Option<&str>,
 ) -> Result<PreparedTarget, TargetError> {
     let target = match override_url {
@@ -97,16 +110,32 @@ pub fn prepare(
         }
         Target::Embedded(options) => {
             let limit = limits::open_file_limit();
-            let needed = peak_participants * FDS_PER_EMBEDDED_PARTICIPANT + 2 * limits::FD_RESERVE;
-            if needed > limit {
-                return Err(TargetError::TooManyFiles {
-                    participants: peak_participants,
-                    needed,
-                    limit,
-                });
-            }
             let keys = scenario.credentials.clone().unwrap_or_else(KeyPair::random);
-            let handle = EmbeddedHandle::start(&options, &scenario.app, &keys, limit)?;
+            let handle = match clients {
+                Clients::InProcess => {
+                    let needed =
+                        peak_participants * FDS_PER_EMBEDDED_PARTICIPANT + 2 * limits::FD_RESERVE;
+                    if needed > limit {
+                        return Err(TargetError::TooManyFiles {
+                            participants: peak_participants,
+                            needed,
+                            limit,
+                        });
+                    }
+                    EmbeddedHandle::start(&options, &scenario.app, &keys, limit)?
+                }
+                Clients::Elsewhere => match processes::processes_for(peak_participants, limit) {
+                    1 => EmbeddedHandle::start(&options, &scenario.app, &keys, limit)?,
+                    n => {
+                        let p =
+                            processes::ServerProcesses::start(n, &options, &scenario.app, &keys)?;
+                        EmbeddedHandle {
+                            addr: p.addr,
+                            host: Host::Processes(p),
+                        }
+                    }
+                },
+            };
             Ok(PreparedTarget {
                 base_url: format!("http://{}", handle.addr),
                 driver: DriverKind::Qiniu,
@@ -117,13 +146,24 @@ pub fn prepare(
     }
 }
 
-/// The embedded reference server, running on its own thread until [`EmbeddedHandle::stop`].
+/// The embedded reference server, running until [`EmbeddedHandle::stop`]: on its own thread of
+/// this process, or (when one process cannot hold its sockets) in server processes of its own.
 pub struct EmbeddedHandle {
-    /// Where it listens.
+    /// Where it listens (the front door, when there are server processes).
     pub addr: std::net::SocketAddr,
-    metrics: Arc<Metrics>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    host: Host,
+}
+
+/// Where the embedded server runs.
+enum Host {
+    /// On a thread of this process.
+    Thread {
+        metrics: Arc<Metrics>,
+        shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<JoinHandle<()>>,
+    },
+    /// In server processes behind a front door on a thread of this process.
+    Processes(processes::ServerProcesses),
 }
 
 impl EmbeddedHandle {
@@ -192,28 +232,53 @@ impl EmbeddedHandle {
             .map_err(TargetError::Embedded)?;
         Ok(Self {
             addr,
-            metrics,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
+            host: Host::Thread {
+                metrics,
+                shutdown: Some(shutdown),
+                thread: Some(thread),
+            },
         })
     }
 
-    /// What the server counted so far.
-    pub fn counters(&self) -> ServerCounters {
-        ServerCounters::read(&self.metrics)
+    /// Server processes it runs in (empty: it runs on a thread of this process).
+    pub fn pids(&self) -> Vec<u32> {
+        match &self.host {
+            Host::Thread { .. } => Vec::new(),
+            Host::Processes(p) => p.pids(),
+        }
     }
 
-    /// Stops the server and waits for its thread.
+    /// What the server counted so far; `None` (with a warning) when server processes could
+    /// not be asked.
+    pub fn counters(&self) -> Option<ServerCounters> {
+        match &self.host {
+            Host::Thread { metrics, .. } => Some(ServerCounters::read(metrics)),
+            Host::Processes(p) => p
+                .counters()
+                .inspect_err(|e| tracing::warn!("the server's counters are missing: {e}"))
+                .ok(),
+        }
+    }
+
+    /// Stops the server and waits for its thread (and its processes).
     pub fn stop(mut self) {
         self.shutdown_now();
     }
 
     fn shutdown_now(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        match &mut self.host {
+            Host::Thread {
+                shutdown, thread, ..
+            } => {
+                if let Some(tx) = shutdown.take() {
+                    let _ = tx.send(());
+                }
+                if let Some(t) = thread.take() {
+                    let _ = t.join();
+                }
+            }
+            // Its own Drop stops the front and the processes.
+            Host::Processes(_) => {}
         }
     }
 }
@@ -251,6 +316,60 @@ pub struct ServerCounters {
 }
 
 impl ServerCounters {
+    /// The same counters from the server's Prometheus text (`/metrics`), as a multi-process
+    /// server's front sums them.
+    pub fn from_metrics_text(text: &str) -> Self {
+        let mut c = Self::default();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some((key, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(v) = value.parse::<f64>() else {
+                continue;
+            };
+            let (name, label) = match key.split_once('{') {
+                Some((name, rest)) => (
+                    name,
+                    rest.trim_end_matches('}')
+                        .split_once('=')
+                        .map(|(_, v)| v.trim_matches('"')),
+                ),
+                None => (key, None),
+            };
+            let n = v as u64;
+            let mut fault = |k: &str| {
+                if n > 0 {
+                    c.faults.insert(k.to_string(), n);
+                }
+            };
+            match (name.strip_prefix("roomstorm_server_"), label) {
+                (Some("auths_total"), Some(code)) if n > 0 => {
+                    if let Ok(code) = code.parse() {
+                        c.auths.insert(code, n);
+                    }
+                }
+                (Some("disconnects_total"), Some(code)) if n > 0 => {
+                    if let Ok(code) = code.parse() {
+                        c.disconnects.insert(code, n);
+                    }
+                }
+                (Some("departures_total"), Some(reason)) if n > 0 => {
+                    c.departures.insert(reason.to_string(), n);
+                }
+                (Some("members"), None) => c.members = v as i64,
+                (Some("rooms"), None) => c.rooms = v as i64,
+                (Some("members_reconnecting"), None) => c.detached = v as i64,
+                (Some("resumes_total"), None) => c.resumes = n,
+                (Some("faults_dropped_total"), None) => fault("dropped"),
+                (Some("faults_stalls_total"), None) => fault("stalls"),
+                (Some("faults_auth_latency_total"), None) => fault("auth_latency"),
+                (Some("faults_restarts_total"), None) => fault("restarts"),
+                _ => {}
+            }
+        }
+        c
+    }
+
     fn read(m: &Metrics) -> Self {
         use std::sync::atomic::Ordering::Relaxed;
         let nonzero = |v: u64| v > 0;
@@ -285,5 +404,40 @@ impl ServerCounters {
             .filter(|(_, v)| nonzero(*v))
             .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    #[test]
+    fn counters_read_from_metrics_text_equal_the_ones_read_in_process() {
+        let m = Metrics::default();
+        m.auth(0);
+        m.auth(0);
+        m.auth(10011);
+        m.disconnect(10006);
+        m.departure(Departure::Leave);
+        m.departure(Departure::WindowExpired);
+        m.members.store(41, Relaxed);
+        m.rooms.store(5, Relaxed);
+        m.members_detached.store(3, Relaxed);
+        m.resumes.store(7, Relaxed);
+        m.faults_restarts.store(1, Relaxed);
+        m.faults_dropped.store(20, Relaxed);
+        let in_process = ServerCounters::read(&m);
+        assert_eq!(in_process.auths.get(&0), Some(&2));
+        assert_eq!(
+            ServerCounters::from_metrics_text(&m.render(100)),
+            in_process
+        );
+        // Summed over processes by the front, as `merge_metrics` does.
+        let two = crate::server::front::merge_metrics(&[m.render(100), m.render(100)], &[]);
+        let summed = ServerCounters::from_metrics_text(&two);
+        assert_eq!(summed.auths.get(&10011), Some(&2));
+        assert_eq!(summed.members, 82);
+        assert_eq!(summed.faults.get("dropped"), Some(&40));
     }
 }

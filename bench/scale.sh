@@ -5,10 +5,12 @@
 # benches/participant_lifecycle.rs) at FLOOR participants for the ratio.
 #
 # Prints: outcomes, failures by code, join p50/p99, time_to_connected p99, the generator-limited
-# verdict, tester RSS per participant and CPU per lifecycle, server RSS per member, and the floor.
-# RSS is sampled from /proc (summed over each side's processes) when the last arrival has joined,
-# the moment of peak membership, less each side's RSS before arrivals; per participant means per
-# member the server counts at that moment.
+# verdict, tester RSS per participant and CPU per lifecycle, server RSS per member and CPU per
+# lifecycle, and the floor with the ratios. RSS is sampled from /proc every 0.5 s (summed over
+# each side's processes); per participant is the median over the middle half of the hold less the
+# median just before the first arrival, over the members the server counts mid-hold: the same
+# definition as benches/participant_lifecycle.rs, which also measures the floor here, at the same
+# arrival rate and hold (FLOOR participants over RAMP * FLOOR / PARTICIPANTS seconds).
 #
 #   PARTICIPANTS=100000 RAMP=60 HOLD=60 PROCESSES=6 SHARDS=6 bench/scale.sh
 #
@@ -62,35 +64,71 @@ for _ in $(seq 50); do
     sleep 0.2
 done
 
-rss_kib() { # sum of VmRSS (KiB) of the given PIDs
-    local sum=0 pid v
-    for pid in "$@"; do
-        v=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-        sum=$(( sum + ${v:-0} ))
-    done
-    echo "$sum"
-}
-descendants() { # all descendants of a PID
-    local kids
-    kids=$(pgrep -P "$1" || true)
-    for k in $kids; do echo "$k"; descendants "$k"; done
+# Samples both sides every 0.5 s until the run ends: seconds since the run started, tester RSS
+# (the run and its shard processes), server RSS (serve and its processes), in KiB.
+cat > "$WORK/sample.py" <<'PY'
+import os, sys, time
+run_pid, serve_pid, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def tree(pid):
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        try:
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return pids
+def rss(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next((int(l.split()[1]) for l in f if l.startswith("VmRSS:")), 0)
+        except OSError:
+            pass
+    return total
+t0 = time.monotonic()
+with open(out, "w") as f:
+    while os.path.exists(f"/proc/{run_pid}") and not open(f"/proc/{run_pid}/stat").read().split(") ")[1].startswith("Z"):
+        f.write(f"{time.monotonic() - t0:.2f} {rss(tree(run_pid))} {rss(tree(serve_pid))}\n")
+        f.flush()
+        time.sleep(0.5)
+PY
+cpu_ticks() { # user + system clock ticks of a PID and its descendants (living ones)
+    python3 - "$1" <<'PY'
+import os, sys
+total, todo = 0, [int(sys.argv[1])]
+while todo:
+    p = todo.pop()
+    try:
+        f = open(f"/proc/{p}/stat").read().split(") ")[1].split()
+        total += int(f[11]) + int(f[12])
+        for t in os.listdir(f"/proc/{p}/task"):
+            todo += [int(c) for c in open(f"/proc/{p}/task/{t}/children").read().split()]
+    except OSError:
+        pass
+print(total)
+PY
 }
 
-SERVER_BEFORE=$(rss_kib "$SERVE_PID" $(descendants "$SERVE_PID"))
+SERVER_TICKS_BEFORE=$(cpu_ticks "$SERVE_PID")
 /usr/bin/time -f "%U %S" -o "$WORK/time" \
     "$BIN" run "$WORK/scale.yaml" --shards "$SHARDS" --target "http://127.0.0.1:$PORT" \
     --out "$WORK/out" --quiet > "$WORK/run.out" 2> "$WORK/run.err" &
 RUN_PID=$!
-# The shards wait for a common start 2 s + 0.1 s per shard ahead: their baseline first, then both
-# sides when the ramp is over (peak membership: with HOLD >= RAMP everyone is in a room then).
-sleep 1.5
-TESTER_BEFORE=$(rss_kib $(descendants "$RUN_PID"))
-sleep "$(awk -v r="$RAMP" -v s="$SHARDS" 'BEGIN { print r + 0.5 + 0.1 * s + 1 }')"
-TESTER_RSS=$(( $(rss_kib $(descendants "$RUN_PID")) - TESTER_BEFORE ))
-SERVER_RSS=$(rss_kib "$SERVE_PID" $(descendants "$SERVE_PID"))
+python3 "$WORK/sample.py" "$RUN_PID" "$SERVE_PID" "$WORK/rss.tsv" &
+SAMPLER_PID=$!
+# The shards wait for a common start 2 s + 0.1 s per shard ahead; mid-hold everyone is in a room.
+LEAD=$(awk -v s="$SHARDS" 'BEGIN { print 2 + 0.1 * s }')
+sleep "$(awk -v l="$LEAD" -v r="$RAMP" -v h="$HOLD" 'BEGIN { print l + r + h / 2 }')"
 MEMBERS=$(curl -fs "http://127.0.0.1:$PORT/metrics" | awk '$1 == "roomstorm_server_members" {print $2}')
 RC=0
 wait "$RUN_PID" || RC=$?
+wait "$SAMPLER_PID" || true
+SERVER_TICKS=$(( $(cpu_ticks "$SERVE_PID") - SERVER_TICKS_BEFORE ))
 
 SUMMARY=$(sed -n 's/^results: //p' "$WORK/run.out")
 if [ -z "$SUMMARY" ]; then
@@ -98,27 +136,46 @@ if [ -z "$SUMMARY" ]; then
     exit 1
 fi
 read -r USER_S SYS_S < "$WORK/time"
-python3 - "$SUMMARY" "$PARTICIPANTS" "$TESTER_RSS" "$SERVER_RSS" "$SERVER_BEFORE" "${MEMBERS:-0}" "$USER_S" "$SYS_S" "$RC" <<'PY'
-import json, sys
-path, n, tester_kib, server_kib, server_before, members, user_s, sys_s, rc = sys.argv[1:]
+# The floor at the same arrival rate and hold: FLOOR participants over RAMP * FLOOR / PARTICIPANTS.
+FLOOR_RAMP=$(( RAMP * FLOOR / PARTICIPANTS > 0 ? RAMP * FLOOR / PARTICIPANTS : 1 ))
+cargo bench --quiet --bench participant_lifecycle -- --participants "$FLOOR" --ramp "$FLOOR_RAMP" \
+    --hold "$HOLD" --only floor > "$WORK/floor.txt" 2>&1 || true
+python3 - "$SUMMARY" "$PARTICIPANTS" "$WORK/rss.tsv" "$LEAD" "$RAMP" "$HOLD" "${MEMBERS:-0}" \
+    "$USER_S" "$SYS_S" "$SERVER_TICKS" "$(getconf CLK_TCK)" "$RC" "$WORK/floor.txt" "$FLOOR" <<'PY'
+import json, re, statistics, sys
+(path, n, rss_path, lead, ramp, hold, members, user_s, sys_s, ticks, hz, rc, floor_path,
+ floor_n) = sys.argv[1:]
+n, lead, ramp, hold, members = int(n), float(lead), float(ramp), float(hold), float(members)
 s = json.load(open(path))
-n, members = int(n), float(members)
+rows = [tuple(map(float, l.split())) for l in open(rss_path) if l.strip()]
+before = [r for r in rows if lead - 1.0 < r[0] < lead - 0.2] or rows[:1]
+plateau = [r for r in rows if lead + ramp + hold / 4 < r[0] < lead + ramp + 3 * hold / 4]
+med = lambda rs, i: statistics.median(r[i] for r in rs) if rs else float("nan")
 outcomes = {k: v["expected"] + v["unexpected"] for k, v in s["outcomes"]["by_outcome"].items()}
 lat = s["latency"]
 ms = lambda us: f"{us / 1000:.1f} ms"
-print(f"scale: {n} participants, exit {rc}, verdict {s['verdict']}, ran {s['duration_s']:.0f} s")
+print(f"scale: {n} participants (ramp {ramp:.0f} s, hold {hold:.0f} s), exit {rc}, verdict {s['verdict']}, ran {s['duration_s']:.0f} s")
 print(f"  outcomes: {outcomes}")
 print(f"  join answers by code: {s['codes']['join']}; transport failures: {s['failures']}")
 print(f"  join p50 {ms(lat['join']['p50'])}, p99 {ms(lat['join']['p99'])}; "
       f"time_to_connected p99 {ms(lat['time_to_connected']['p99'])}")
 g = s.get("generator", {})
 print(f"  generator-limited: {g.get('limited')} ({len(g.get('intervals', []))} intervals)")
-print(f"  tester: {int(tester_kib) / max(members, 1):.2f} KiB RSS per participant (at peak, all shards), "
-      f"{(float(user_s) + float(sys_s)) / n * 1e6:.0f} µs CPU per lifecycle")
+tester_kib = (med(plateau, 1) - med(before, 1)) / max(members, 1)
+tester_cpu = (float(user_s) + float(sys_s)) / n * 1e6
+print(f"  tester: {tester_kib:.2f} KiB RSS per held participant (mid-hold median, all shards, "
+      f"{len(plateau)} samples), {tester_cpu:.0f} µs CPU per lifecycle")
 if members > 0:
-    print(f"  server: {(int(server_kib) - int(server_before)) / members:.2f} KiB RSS per member "
-          f"({int(members)} members at the sample)")
+    server_kib = (med(plateau, 2) - med(before, 2)) / members
+    print(f"  server: {server_kib:.2f} KiB RSS per member ({int(members)} members mid-hold), "
+          f"{int(ticks) / int(hz) / n * 1e6:.0f} µs CPU per lifecycle")
+floor = open(floor_path).read()
+m = re.search(r"floor: ([\d.]+) KiB RSS per held participant.*?, ([\d.]+) µs CPU per lifecycle.*?(\d+) failed", floor)
+if not m:
+    print("floor: no figures\n" + floor)
+    sys.exit(1)
+fk, fc, ff = float(m.group(1)), float(m.group(2)), int(m.group(3))
+print(f"floor (bare tokio + tokio-tungstenite, {floor_n} participants, same arrival rate and hold): "
+      f"{fk:.2f} KiB RSS per held participant, {fc:.0f} µs CPU per lifecycle, {ff} failed")
+print(f"ratio to the floor: RSS {tester_kib / fk:.2f}×, CPU {tester_cpu / fc:.2f}× (target ≤ 1.2×)")
 PY
-echo "floor (bare tokio + tokio-tungstenite client, $FLOOR participants):"
-cargo bench --quiet --bench participant_lifecycle -- --participants "$FLOOR" --ramp 20 --hold 30 --only floor 2>/dev/null \
-    | grep -E "floor:" || true

@@ -95,26 +95,29 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
         &options.sources,
         &mut options.progress,
     )?;
-    if let Some(at) = options.start_at {
-        match at.duration_since(std::time::SystemTime::now()) {
-            Ok(wait) => std::thread::sleep(wait),
-            Err(late) if late.duration() > std::time::Duration::from_secs(1) => {
-                tracing::warn!(
-                    "--start-at was {:.1}s ago: this shard's arrivals start late",
-                    late.duration().as_secs_f64()
-                );
-            }
-            Err(_) => {}
-        }
+    if let Some(Err(late)) = options
+        .start_at
+        .map(|at| at.duration_since(std::time::SystemTime::now()))
+        && late.duration() > std::time::Duration::from_secs(1)
+    {
+        tracing::warn!(
+            "--start-at was {:.1}s ago: this shard's arrivals start late",
+            late.duration().as_secs_f64()
+        );
     }
-    let run = Arc::new(RunContext::new(
+    let mut context = RunContext::new(
         plan.clone(),
         prepared.base_url.clone(),
         scenario.app.clone(),
         prepared.driver,
         prepared.keys.clone(),
         SourcePool::new(sources),
-    ));
+    );
+    // The workers start now and wait for the common start with everything set up.
+    if let Some(at) = options.start_at {
+        context = context.starting_at(at);
+    }
+    let run = Arc::new(context);
     let started_at = crate::token::format_unix(run.start_unix);
     let started_at_unix_ms = run.start_unix_ms;
     let coordinator_options = CoordinatorOptions {

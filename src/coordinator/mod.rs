@@ -89,6 +89,8 @@ pub async fn run(run: Arc<RunContext>, options: CoordinatorOptions) -> RunOutput
         })
         .collect();
     let fault_api = crate::fault_api::FaultApi::new(&run.base_url, run.keys.clone()).ok();
+    // A clock that starts ahead (shards' common start): the workers are up and waiting for it.
+    actix_rt::time::sleep_until(run.start.into()).await;
     Coordinator {
         faults: run.plan.faults.iter().map(FaultRecord::pending).collect(),
         fault_api,

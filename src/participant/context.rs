@@ -57,7 +57,8 @@ impl RunContext {
         sources: SourcePool,
     ) -> Self {
         let mut users: Vec<Vec<String>> = vec![Vec::new(); plan.rooms.len()];
-        for p in &plan.participants {
+        // Boards for this process's rooms only: a shard never sees the others' members.
+        for p in plan.active() {
             let g = &plan.groups[p.group as usize];
             for it in 0..g.iterations {
                 users[p.room as usize].push(plan.user_id(p, it));
@@ -88,6 +89,25 @@ impl RunContext {
             leave_timeout: crate::plan::LEAVE_TIMEOUT,
             last_fault: AtomicU64::new(0),
         }
+    }
+
+    /// Moves the clock's start to `at` (a common start for shards), when that is still ahead:
+    /// everything else can then be set up before the first arrival instead of delaying it.
+    pub fn starting_at(mut self, at: std::time::SystemTime) -> Self {
+        let wait = at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        if wait.is_zero() {
+            return self;
+        }
+        self.start += wait;
+        let unix = std::time::SystemTime::now() + wait;
+        let ms = unix
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.start_unix_ms = ms;
+        self.start_unix = ms / 1000;
+        self
     }
 
     /// Notes that a scripted fault fires now.

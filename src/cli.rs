@@ -81,6 +81,16 @@ pub struct RunArgs {
     /// Worker threads running participants (default: one per core).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Participants of this process joining at once, at most: from the start of a join (token
+    /// exchange, socket open, WebSocket handshake) to its answer or failure. The rest wait
+    /// DISCONNECTED, first come first served, and the wait counts in their time_to_connected.
+    /// Why: a burst of connects beyond the server's listen backlog makes the kernel drop SYNs,
+    /// which the clients retry after 1 s, 3 s, …: the run would measure the kernel's
+    /// retransmission timer, not the server. Split evenly over --workers (at least 1 each);
+    /// with --shards N, each shard gets N-th of it (rounded up). Against a server on this
+    /// machine, a bound above its listen backlog is refused before any load (exit 3).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_connecting: usize,
     /// Folder that receives the run folder `<scenario>-<time>/`.
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub out: PathBuf,

@@ -1,6 +1,8 @@
 //! Checks of the machine before any load: whether the plan's connections fit the ephemeral ports
 //! towards the target, spreading them over more loopback source addresses when they do not, so a
-//! large run never fails halfway with "address not available".
+//! large run never fails halfway with "address not available"; and whether the joins in flight
+//! at once (`run --max-connecting`) fit the listen backlog of a target on this machine
+//! ([`listen_backlog`]), so a connect burst never makes the kernel drop SYNs.
 //!
 //! One source address reaches one destination `ip:port` through at most the kernel's ephemeral
 //! range (`/proc/sys/net/ipv4/ip_local_port_range`, 28,232 ports by default). Client sockets bind
@@ -36,6 +38,26 @@ pub enum PreflightError {
         given: usize,
         /// "was" or "were".
         given_word: &'static str,
+    },
+    /// More joins in flight at once than the listen backlog of a target on this machine holds.
+    #[error(
+        "up to {in_flight} joins in flight at once (--max-connecting {max_connecting}, the plan's peak {peak}) exceed the listen backlog of the target on this machine, {effective} ({}): a connect burst beyond it makes the kernel drop connection attempts, which the clients retry after 1 s, 3 s, …, so the run would measure the kernel's retransmission timer, not the server; lower --max-connecting to {effective}{}",
+        backlog_origin(*.listener, *.somaxconn),
+        raise_fix(*.in_flight, *.listener)
+    )]
+    Backlog {
+        /// Joins in flight at once at most: the smaller of `max_connecting` and `peak`.
+        in_flight: usize,
+        /// This process's `--max-connecting`.
+        max_connecting: usize,
+        /// The plan's peak of participants at once.
+        peak: usize,
+        /// The backlog the target's listener gets.
+        effective: usize,
+        /// The backlog the target asks for, when known (the embedded server's).
+        listener: Option<usize>,
+        /// `net.core.somaxconn`.
+        somaxconn: usize,
     },
     /// The plan's peak cannot fit the machine's available memory.
     #[error(
@@ -92,6 +114,97 @@ pub fn memory(
         }),
         _ => Ok(()),
     }
+}
+
+fn backlog_origin(listener: Option<usize>, somaxconn: usize) -> String {
+    match listener {
+        Some(l) => {
+            format!("the embedded server asks for {l}, the kernel's somaxconn is {somaxconn}")
+        }
+        None => format!("at most the kernel's somaxconn, {somaxconn}"),
+    }
+}
+
+fn raise_fix(in_flight: usize, listener: Option<usize>) -> String {
+    match listener {
+        // The listener itself asks for less: only a smaller bound helps.
+        Some(l) if l < in_flight => String::new(),
+        Some(_) => {
+            format!(", or raise the kernel's limit: sysctl -w net.core.somaxconn={in_flight}")
+        }
+        None => format!(
+            ", or raise the kernel's limit: sysctl -w net.core.somaxconn={in_flight} (and have the \
+             server listen with a backlog of at least {in_flight})"
+        ),
+    }
+}
+
+/// The kernel's limits on a listener's queues, read from `/proc/sys/net`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenLimits {
+    /// `net.core.somaxconn`: every listen backlog is capped at it.
+    pub somaxconn: usize,
+    /// `net.ipv4.tcp_max_syn_backlog`: bounds half-open connections, but only while SYN cookies
+    /// are off (`net.ipv4.tcp_syncookies = 0`); reported, not enforced.
+    pub syn_backlog: Option<usize>,
+}
+
+/// The kernel's listen limits, with Linux's default somaxconn (4096) when it cannot be read.
+pub fn listen_limits() -> ListenLimits {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| parse_number(&s))
+    };
+    ListenLimits {
+        somaxconn: read("/proc/sys/net/core/somaxconn").unwrap_or(4096),
+        syn_backlog: read("/proc/sys/net/ipv4/tcp_max_syn_backlog"),
+    }
+}
+
+fn parse_number(text: &str) -> Option<usize> {
+    text.trim().parse().ok()
+}
+
+/// What the backlog check found: the run fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BacklogFit {
+    /// Joins in flight at once at most.
+    pub in_flight: usize,
+    /// The backlog the target's listener gets.
+    pub effective: usize,
+}
+
+/// Whether `max_connecting` joins in flight at once (or the plan's `peak`, if smaller; `None`:
+/// no bound) fit the listen backlog of a target on this machine: `listener` is the backlog it asks
+/// for when known (the embedded server's [`crate::server::LISTEN_BACKLOG`]); the kernel caps it at
+/// `somaxconn`, and an unknown server's is at most that.
+///
+/// A connection being opened waits in the backlog until the server accepts it; a participant
+/// holds at most one such connection while joining (token exchange, then the WebSocket), so the
+/// joins in flight bound the queue.
+pub fn listen_backlog(
+    max_connecting: Option<usize>,
+    peak: usize,
+    listener: Option<usize>,
+    somaxconn: usize,
+) -> Result<BacklogFit, PreflightError> {
+    let effective = listener.map_or(somaxconn, |l| l.min(somaxconn));
+    let in_flight = max_connecting.map_or(peak, |m| m.min(peak));
+    if in_flight <= effective {
+        return Ok(BacklogFit {
+            in_flight,
+            effective,
+        });
+    }
+    Err(PreflightError::Backlog {
+        in_flight,
+        max_connecting: max_connecting.unwrap_or(peak),
+        peak,
+        effective,
+        listener,
+        somaxconn,
+    })
 }
 
 /// The kernel's ephemeral port range size, or the Linux default when it cannot be read.
@@ -173,6 +286,87 @@ mod tests {
             "up to 1200000 participants at once need about 28125 MiB (24 KiB each, both ends), but 20480 MiB is available (MemAvailable in /proc/meminfo); use fewer participants at once, or spread the run over machines with --shard I/N --start-at T against one server and combine the shards with `roomstorm merge`"
         );
         assert!(memory(1_200_000, false, Some(20 << 30)).is_ok());
+    }
+
+    #[test]
+    fn kernel_numbers() {
+        assert_eq!(parse_number("4096\n"), Some(4096));
+        assert_eq!(parse_number(" 128 "), Some(128));
+        assert_eq!(parse_number(""), None);
+        assert_eq!(parse_number("-1"), None);
+        assert!(listen_limits().somaxconn > 0);
+    }
+
+    /// (max_connecting, peak, listener, somaxconn, Some((in flight, effective)) or None: refused).
+    type Case = (
+        Option<usize>,
+        usize,
+        Option<usize>,
+        usize,
+        Option<(usize, usize)>,
+    );
+
+    #[test]
+    fn joins_in_flight_against_the_listen_backlog() {
+        let cases: [Case; 9] = [
+            // The default bound against a modern kernel, embedded server.
+            (Some(1000), 50_000, Some(65_535), 4096, Some((1000, 4096))),
+            // A small plan never has more joins in flight than participants.
+            (Some(1000), 60, Some(65_535), 128, Some((60, 128))),
+            // At the backlog exactly: fits.
+            (Some(4096), 10_000, Some(65_535), 4096, Some((4096, 4096))),
+            (Some(4097), 10_000, Some(65_535), 4096, None),
+            // An old kernel's somaxconn of 128.
+            (Some(1000), 10_000, None, 128, None),
+            (Some(128), 10_000, None, 128, Some((128, 128))),
+            // The listener asks for less than the kernel allows.
+            (Some(600), 10_000, Some(512), 4096, None),
+            // No bound: the peak is what may be in flight.
+            (None, 5000, None, 4096, None),
+            (None, 4000, None, 4096, Some((4000, 4096))),
+        ];
+        for (max, peak, listener, somaxconn, want) in cases {
+            let got = listen_backlog(max, peak, listener, somaxconn)
+                .ok()
+                .map(|f| (f.in_flight, f.effective));
+            assert_eq!(got, want, "{max:?} {peak} {listener:?} {somaxconn}");
+        }
+    }
+
+    #[test]
+    fn a_backlog_too_small_is_refused_with_the_numbers_and_each_fix() {
+        let err = listen_backlog(Some(1000), 50_000, None, 128).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "up to 1000 joins in flight at once (--max-connecting 1000, the plan's peak 50000) \
+             exceed the listen backlog of the target on this machine, 128 (at most the kernel's \
+             somaxconn, 128): a connect burst beyond it makes the kernel drop connection \
+             attempts, which the clients retry after 1 s, 3 s, …, so the run would measure the \
+             kernel's retransmission timer, not the server; lower --max-connecting to 128, or \
+             raise the kernel's limit: sysctl -w net.core.somaxconn=1000 (and have the server \
+             listen with a backlog of at least 1000)"
+        );
+        let err = listen_backlog(Some(5000), 50_000, Some(65_535), 4096).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "4096 (the embedded server asks for 65535, the kernel's somaxconn is 4096)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "lower --max-connecting to 4096, or raise the kernel's limit: sysctl -w \
+                 net.core.somaxconn=5000"
+            ),
+            "{text}"
+        );
+        // Beyond what the listener asks for, raising the kernel's limit does not help.
+        let err = listen_backlog(Some(600), 50_000, Some(512), 4096).unwrap_err();
+        assert!(
+            err.to_string().ends_with("lower --max-connecting to 512"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub struct RunOptions {
     pub target: Option<String>,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
+    /// Participants of this process joining at once, at most (`--max-connecting`; `None`:
+    /// unbounded): a connect storm must not overflow the target's listen backlog. Each worker
+    /// gets its share ([`crate::participant::gate`]).
+    pub max_connecting: Option<usize>,
     /// Parent folder of run folders (`reports/`).
     pub out_dir: PathBuf,
     /// Progress display.
@@ -95,6 +99,13 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
         &options.sources,
         &mut options.progress,
     )?;
+    listen_backlog(
+        &prepared.base_url,
+        prepared.embedded.is_some(),
+        options.max_connecting,
+        plan.peak_participants(),
+        &mut options.progress,
+    )?;
     if let Some(Err(late)) = options
         .start_at
         .map(|at| at.duration_since(std::time::SystemTime::now()))
@@ -131,6 +142,7 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
             .filter(|t| t.abort_on_fail)
             .map(|t| t.threshold.clone())
             .collect(),
+        max_connecting: options.max_connecting,
     };
     let system = actix_rt::System::new();
     let output = system.block_on(coordinator::run(run, coordinator_options));
@@ -231,6 +243,40 @@ pub(crate) fn source_addresses(
     Ok(chosen)
 }
 
+/// Refuses to start when more joins may be in flight at once than the listen backlog of a target
+/// on this machine holds (the embedded server's is known; another's is at most `somaxconn`); says
+/// what it found otherwise. A target elsewhere is not checked: its kernel is not ours to read.
+fn listen_backlog(
+    base_url: &str,
+    embedded: bool,
+    max_connecting: Option<usize>,
+    peak: usize,
+    progress: &mut Progress,
+) -> Result<(), CommandError> {
+    use std::net::ToSocketAddrs as _;
+    let loopback = crate::transport::endpoint(base_url)
+        .ok()
+        .and_then(|ep| ep.authority.to_socket_addrs().ok())
+        .and_then(|mut addrs| addrs.next())
+        .is_some_and(|a| a.ip().is_loopback());
+    if !loopback {
+        return Ok(());
+    }
+    let kernel = crate::preflight::listen_limits();
+    let listener = embedded.then_some(crate::server::LISTEN_BACKLOG as usize);
+    let fit = crate::preflight::listen_backlog(max_connecting, peak, listener, kernel.somaxconn)
+        .map_err(|e| CommandError::Incomplete(e.to_string()))?;
+    let syn = match kernel.syn_backlog {
+        Some(n) => format!(", tcp_max_syn_backlog {n}"),
+        None => String::new(),
+    };
+    progress.note(&format!(
+        "preflight: listen backlog {} (somaxconn {}{syn}) ≥ {} joins in flight",
+        fit.effective, kernel.somaxconn, fit.in_flight
+    ));
+    Ok(())
+}
+
 /// Refuses to start when the plan scripts server faults the target cannot carry out: better
 /// now, with the reason, than a failed fault halfway through a run.
 fn probe_fault_api(
@@ -296,6 +342,7 @@ mod tests {
                 file: "in-code".into(),
                 target: None,
                 workers: 2,
+                max_connecting: None,
                 out_dir: out.clone(),
                 progress: Progress::new(Mode::Quiet),
                 sources: vec![],

@@ -639,6 +639,10 @@ pub fn run_local(
         for ip in &sources {
             cmd.arg("--source-addr").arg(ip.to_string());
         }
+        if let Some(m) = options.max_connecting {
+            cmd.arg("--max-connecting")
+                .arg(m.div_ceil(n as usize).to_string());
+        }
         if let Some(p) = &embedded {
             cmd.env(ACCESS_KEY_ENV, &p.keys.access_key).env(
                 SECRET_KEY_ENV,

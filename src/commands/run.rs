@@ -37,6 +37,11 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
         );
         return Ok(());
     }
+    if args.max_connecting == 0 {
+        return Err(CommandError::InvalidInput(
+            "--max-connecting must be at least 1".into(),
+        ));
+    }
     if args.workers == Some(0) {
         return Err(CommandError::InvalidInput(
             "--workers must be at least 1".into(),
@@ -64,6 +69,7 @@ pub fn run(args: RunArgs) -> Result<(), CommandError> {
         file: args.scenario.display().to_string(),
         target: args.target.clone(),
         workers: args.workers.unwrap_or(0),
+        max_connecting: Some(args.max_connecting),
         out_dir: args.out.clone(),
         progress: if args.progress_json {
             Progress::new(crate::coordinator::progress::Mode::Json)

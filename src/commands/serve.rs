@@ -71,8 +71,8 @@ pub fn run(args: ServeArgs) -> Result<(), CommandError> {
                 ))
             })?;
         return runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind(args.listen)
-                .await
+            let listener = server::listen(args.listen)
+                .and_then(tokio::net::TcpListener::from_std)
                 .map_err(|e| {
                     CommandError::Incomplete(format!("cannot listen on {}: {e}", args.listen))
                 })?;
@@ -85,8 +85,8 @@ pub fn run(args: ServeArgs) -> Result<(), CommandError> {
         return run_front(&args, n, config, keys_for_children, &runtime);
     }
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
+        let listener = server::listen(args.listen)
+            .and_then(tokio::net::TcpListener::from_std)
             .map_err(|e| CommandError::Incomplete(format!("cannot listen on {}: {e}", args.listen)))?;
         let app_ids: Vec<String> = config.apps.iter().map(|a| a.app_id.clone()).collect();
         let access_key = config.keys[0].access_key.clone();
@@ -132,7 +132,7 @@ fn run_front(
         ));
     }
     let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(args.listen))
+        .block_on(async { server::listen(args.listen).and_then(tokio::net::TcpListener::from_std) })
         .map_err(|e| CommandError::Incomplete(format!("cannot listen on {}: {e}", args.listen)))?;
     let addr = listener
         .local_addr()

@@ -66,6 +66,10 @@ pub struct CoordinatorOptions {
     pub progress: Progress,
     /// Thresholds that end the run as soon as they fail for good.
     pub abort_on_fail: Vec<crate::threshold::Threshold>,
+    /// Participants of this process joining at once, at most (`None`: unbounded); each worker
+    /// gets its share ([`crate::participant::gate::share`]), so a connect storm cannot
+    /// overflow the target's listen backlog.
+    pub max_connecting: Option<usize>,
 }
 
 /// Runs the plan to its end on the current actix system.
@@ -75,6 +79,7 @@ pub async fn run(run: Arc<RunContext>, options: CoordinatorOptions) -> RunOutput
         .map(|_| Arbiter::new())
         .collect();
     let of = arbiters.len();
+    let per_worker = crate::participant::gate::share(options.max_connecting, of);
     let mut shares: Vec<Vec<u32>> = vec![Vec::new(); of];
     for p in run.plan.active() {
         shares[Worker::for_room(p.room, of)].push(p.id);
@@ -85,7 +90,9 @@ pub async fn run(run: Arc<RunContext>, options: CoordinatorOptions) -> RunOutput
         .enumerate()
         .map(|(index, (arbiter, ids))| {
             let run = run.clone();
-            Worker::start_in_arbiter(&arbiter.handle(), move |_| Worker::new(run, ids, index, of))
+            Worker::start_in_arbiter(&arbiter.handle(), move |_| {
+                Worker::new(run, ids, index, of, per_worker)
+            })
         })
         .collect();
     let fault_api = crate::fault_api::FaultApi::new(&run.base_url, run.keys.clone()).ok();

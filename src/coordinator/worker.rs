@@ -9,7 +9,7 @@ use actix::prelude::*;
 
 use crate::metrics::Metric;
 use crate::metrics::recorder::{self, Interval};
-use crate::participant::{self, Participant, RunContext, heartbeat, registry};
+use crate::participant::{self, Participant, RunContext, gate, heartbeat, registry};
 use crate::scenario::OutcomeKey;
 
 /// Participants started back to back before the scheduler yields to running ones.
@@ -28,11 +28,21 @@ pub struct Worker {
     of: usize,
     /// This thread's CPU time at the previous collection, µs.
     cpu_at_collect: Option<u64>,
+    /// This thread's share of `--max-connecting` (`None`: unbounded).
+    max_connecting: Option<usize>,
 }
 
 impl Worker {
-    /// Worker `index` of `of`, for these participants (plan ids in arrival order).
-    pub fn new(run: Arc<RunContext>, ids: Vec<u32>, index: usize, of: usize) -> Self {
+    /// Worker `index` of `of`, for these participants (plan ids in arrival order), with at most
+    /// `max_connecting` of them joining at once (its share of the process's bound, see
+    /// [`gate::share`]; `None`: unbounded).
+    pub fn new(
+        run: Arc<RunContext>,
+        ids: Vec<u32>,
+        index: usize,
+        of: usize,
+        max_connecting: Option<usize>,
+    ) -> Self {
         Self {
             run,
             ids,
@@ -40,6 +50,7 @@ impl Worker {
             index,
             of: of.max(1),
             cpu_at_collect: None,
+            max_connecting,
         }
     }
 
@@ -54,6 +65,8 @@ impl Actor for Worker {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // Before any participant starts: the gate is this thread's.
+        gate::configure(self.max_connecting);
         ctx.run_interval(heartbeat::TICK, |act, _| {
             for id in heartbeat::due(act.run.now_us()) {
                 if let Some(addr) = registry::get(id) {
@@ -133,6 +146,8 @@ impl Handler<Collect> for Worker {
 
     fn handle(&mut self, _: Collect, _: &mut Self::Context) -> Self::Result {
         let mut interval = recorder::take();
+        // A level, not an event count: how many wait at this thread's gate right now.
+        interval.gate_queued = gate::queued() as u64;
         let now = crate::metrics::cpu::thread_us();
         if let (Some(before), Some(now)) = (self.cpu_at_collect, now) {
             interval.worker_cpu_max_us = now.saturating_sub(before);

@@ -36,8 +36,10 @@ pub struct SeriesRow {
     /// near 100% cannot start or serve its participants on time).
     #[serde(default)]
     pub worker_cpu_percent: Option<f64>,
-    /// Handshakes waiting at the end of the interval: participants between starting their join
-    /// (token exchange, socket open) and the join answer: the CONNECTING state count.
+    /// Handshakes waiting at the end of the interval: participants queued at the handshake gate
+    /// (`run --max-connecting`) for a slot to start their join, summed over workers. Non-zero
+    /// means arrivals outpace the joins the gate lets through; they wait DISCONNECTED, and the
+    /// wait is part of their `time_to_connected`.
     #[serde(default)]
     pub handshakes_waiting: i64,
 }
@@ -98,6 +100,8 @@ impl Aggregate {
         }
         let start_s = self.series.last().map_or(0.0, |r| r.t);
         let mut row = self.row(t, &tick);
+        // A level: the row holds this collection's, the totals the largest.
+        let queued = std::mem::take(&mut tick.gate_queued);
         let wall_us = ((t - start_s) * 1e6).max(1.0);
         let percent = |us: u64| (us as f64 * 100.0 / wall_us * 10.0).round() / 10.0;
         row.cpu_percent = process_cpu_us.map(percent);
@@ -117,6 +121,7 @@ impl Aggregate {
             }
         }
         self.total.absorb(tick);
+        self.total.gate_queued = self.total.gate_queued.max(queued);
         self.series.push(row);
     }
 
@@ -142,10 +147,7 @@ impl Aggregate {
                 .map(|(c, n)| (*c, *n))
                 .collect(),
             ended: tick.ended(),
-            handshakes_waiting: states
-                .get(crate::participant::state::ConnectionState::Connecting.name())
-                .copied()
-                .unwrap_or(0),
+            handshakes_waiting: tick.gate_queued as i64,
             states,
             latency,
             cpu_percent: None,
@@ -208,6 +210,7 @@ mod tests {
         let mut agg = Aggregate::default();
         let mut a = Interval {
             worker_cpu_max_us: 400_000,
+            gate_queued: 5,
             ..Default::default()
         };
         for _ in 0..3 {
@@ -215,6 +218,7 @@ mod tests {
         }
         let b = Interval {
             worker_cpu_max_us: 500_000,
+            gate_queued: 2,
             ..Default::default()
         };
         agg.absorb_with_cpu(1.0, vec![a, b], Some(1_500_000));
@@ -222,15 +226,23 @@ mod tests {
         // 1.5 s of process CPU in 1 s: 150% of one core; the busiest worker used 0.5 s.
         assert_eq!(r.cpu_percent, Some(150.0));
         assert_eq!(r.worker_cpu_percent, Some(50.0));
-        assert_eq!(r.handshakes_waiting, 3);
-        let mut c = Interval::default();
+        // The gate's queues of both workers (CONNECTING, 3, is the states' business).
+        assert_eq!(r.handshakes_waiting, 7);
+        assert_eq!(r.states["CONNECTING"], 3);
+        let mut c = Interval {
+            gate_queued: 1,
+            ..Default::default()
+        };
         c.transition(S::Connecting, S::Connected);
         // Half a second later, CPU not measured.
         agg.absorb_with_cpu(1.5, vec![c], None);
         let r = &agg.series[1];
         assert_eq!((r.cpu_percent, r.worker_cpu_percent), (None, None));
-        assert_eq!(r.handshakes_waiting, 2);
+        assert_eq!(r.handshakes_waiting, 1, "a level, not added up over time");
+        assert_eq!(r.states["CONNECTING"], 2);
         agg.absorb_with_cpu(2.0, vec![], Some(250_000));
+        assert_eq!(agg.series[2].handshakes_waiting, 0);
+        assert_eq!(agg.total.gate_queued, 7, "the totals keep the largest");
         assert_eq!(agg.series[2].cpu_percent, Some(50.0));
         assert_eq!(agg.series[2].worker_cpu_percent, Some(0.0));
     }

@@ -48,6 +48,10 @@ pub struct Interval {
     /// CPU time (user + system) of the busiest worker thread since the previous collection, µs
     /// (merging keeps the largest: a saturated worker is what limits the generator).
     pub worker_cpu_max_us: u64,
+    /// Participants queued at the handshake gate when the interval was collected: a level set by
+    /// the worker, not an event count. Merging one collection's workers adds them up; in a run's
+    /// totals it is the largest seen ([`crate::metrics::aggregate::Aggregate`]).
+    pub gate_queued: u64,
 }
 
 /// What one room went through: small enough to keep for every room of a large run.
@@ -109,6 +113,7 @@ impl Default for Interval {
             rooms: Vec::new(),
             recovery: Default::default(),
             worker_cpu_max_us: 0,
+            gate_queued: 0,
         }
     }
 }
@@ -189,6 +194,7 @@ impl Interval {
         }
         self.recovery.absorb(&other.recovery);
         self.worker_cpu_max_us = self.worker_cpu_max_us.max(other.worker_cpu_max_us);
+        self.gate_queued += other.gate_queued;
     }
 
     /// Lifecycles that have ended, whatever the outcome.

@@ -13,10 +13,12 @@
 //! | [`presence`] | per-room presence boards and the end-of-run presence check |
 //! | [`outcome`] | the one outcome each lifecycle ends with |
 //! | [`registry`] | the participants running on this worker thread |
+//! | [`gate`] | the bound on this worker thread's participants joining at once |
 
 pub mod actor;
 pub mod context;
 pub mod faults;
+pub mod gate;
 pub mod heartbeat;
 pub mod link;
 pub mod outcome;
@@ -25,6 +27,6 @@ pub mod reconnect;
 pub mod registry;
 pub mod state;
 
-pub use actor::{Abort, Participant, PingCheck, Stop};
+pub use actor::{Abort, Admit, Participant, PingCheck, Stop};
 pub use context::RunContext;
 pub use faults::Inject;

@@ -63,7 +63,8 @@ pub struct LimitedInterval {
     pub cpu_percent: Option<f64>,
     /// CPU of the busiest worker thread in the interval, percent of one core.
     pub worker_cpu_percent: Option<f64>,
-    /// Handshakes waiting at the end of the interval.
+    /// Participants queued at the handshake gate (`run --max-connecting`) at the end of the
+    /// interval.
     pub handshakes_waiting: i64,
     /// Which limits were exceeded: `lateness`, `loop_lag`, `cpu`.
     pub exceeded: Vec<String>,
@@ -117,8 +118,8 @@ pub fn classify(row: &SeriesRow, limits: &LimitsInfo) -> Option<LimitedInterval>
         )
     } else {
         format!(
-            "arrivals faster than the generator can start them (lateness p99 {}, {} handshakes \
-             waiting): add --workers or spread the arrivals",
+            "arrivals faster than the generator can start them (lateness p99 {}, {} joins queued \
+             at the --max-connecting gate): add --workers or spread the arrivals",
             ms(lateness.unwrap_or_default()),
             row.handshakes_waiting
         )
@@ -234,8 +235,8 @@ mod tests {
         );
         assert_eq!(
             h.intervals[0].cause,
-            "arrivals faster than the generator can start them (lateness p99 10.0 ms, 7 \
-             handshakes waiting): add --workers or spread the arrivals"
+            "arrivals faster than the generator can start them (lateness p99 10.0 ms, 7 joins \
+             queued at the --max-connecting gate): add --workers or spread the arrivals"
         );
         assert!(
             h.intervals[1]

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 
 pub use config::{AppSettings, Limits, ServerConfig, Timings};
 
@@ -42,6 +42,35 @@ use limits::ConnectionGate;
 use metrics::Metrics;
 use placement::Placement;
 use rooms::{Apps, RoomContext};
+
+/// The listen backlog every listener of the reference server asks for (`run`'s embedded target,
+/// `serve`, its `--processes` children and front door, a restart's new listener).
+///
+/// Why not what `bind` gives: `std::net::TcpListener::bind` and tokio's `bind` ask for 128, and a
+/// join burst of more than 128 connections at once overflows that queue: the kernel drops the
+/// extra SYNs and the clients retry after 1 s, 3 s, … (the retransmission timer), so the run
+/// would measure the kernel, not the server. The kernel caps the value at
+/// `net.core.somaxconn` (4096 by default since Linux 5.4): [`listen_backlog`] is what a listener
+/// really gets, and what `run`'s preflight compares `--max-connecting` with.
+pub const LISTEN_BACKLOG: u32 = 65_535;
+
+/// The backlog the kernel grants a listener of the reference server: [`LISTEN_BACKLOG`] capped by
+/// `somaxconn`.
+pub fn listen_backlog(somaxconn: usize) -> usize {
+    (LISTEN_BACKLOG as usize).min(somaxconn)
+}
+
+/// Binds `addr` (`SO_REUSEADDR`, non-blocking) and listens with [`LISTEN_BACKLOG`]; for
+/// `tokio::net::TcpListener::from_std`.
+pub fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG as i32)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
 
 /// Shared by every connection of one server.
 pub struct ServerState {
@@ -257,14 +286,7 @@ async fn reopen(
 }
 
 fn bind_reusable(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    let listener = socket.listen(1024)?;
+    let listener = TcpListener::from_std(listen(addr)?)?;
     tune_listener(&listener);
     Ok(listener)
 }
@@ -335,6 +357,28 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listeners_ask_for_the_documented_backlog_not_std_s_128() {
+        let listener = listen(([127, 0, 0, 1], 0).into()).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // `ss` shows a listener's backlog as its Send-Q; without `ss` there is nothing to read.
+        let Ok(out) = std::process::Command::new("ss")
+            .args(["-ltnH", &format!("sport = :{port}")])
+            .output()
+        else {
+            return eprintln!("no `ss` here: backlog not checked");
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let send_q: usize = text
+            .split_whitespace()
+            .nth(2)
+            .and_then(|q| q.parse().ok())
+            .unwrap_or_else(|| panic!("ss printed {text:?}"));
+        let somaxconn = crate::preflight::listen_limits().somaxconn;
+        assert_eq!(send_q, listen_backlog(somaxconn), "{text}");
+        assert!(send_q > 128 || somaxconn <= 128, "{text}");
+    }
 
     #[tokio::test]
     async fn accepted_sockets_inherit_nodelay_from_the_listener() {

@@ -174,7 +174,7 @@ impl EmbeddedHandle {
         fd_limit: usize,
     ) -> Result<Self, TargetError> {
         let err = |e: &dyn std::fmt::Display| TargetError::Embedded(e.to_string());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| err(&e))?;
+        let listener = crate::server::listen(([127, 0, 0, 1], 0).into()).map_err(|e| err(&e))?;
         listener.set_nonblocking(true).map_err(|e| err(&e))?;
         let addr = listener.local_addr().map_err(|e| err(&e))?;
         let mut config = ServerConfig::single(

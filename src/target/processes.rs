@@ -55,8 +55,8 @@ impl ServerProcesses {
             Front::new(&config, children.addrs(), children.pids(), token_key)
                 .with_liveness(children.liveness()),
         );
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| err(&e))?;
-        listener.set_nonblocking(true).map_err(|e| err(&e))?;
+        let listener = crate::server::listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .map_err(|e| err(&e))?;
         let addr = listener.local_addr().map_err(|e| err(&e))?;
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();

@@ -2,9 +2,10 @@
 //! the script's steps, and feeds frames to the sans-IO signaling driver.
 //!
 //! Everything it measures goes straight into its thread's recorder; the only messages it gets
-//! are [`Stop`], [`Abort`] and scripted faults ([`super::faults::Inject`]); the socket and timers are items of
-//! its own context. Reconnecting (RECONNECTING → RECONNECTED or 10007) follows the pure policy
-//! in [`super::reconnect`].
+//! are [`Stop`], [`Abort`], scripted faults ([`super::faults::Inject`]) and, when it had to queue
+//! at its thread's handshake gate ([`super::gate`]), its [`Admit`]; the socket and timers are
+//! items of its own context. Reconnecting (RECONNECTING → RECONNECTED or 10007) follows the pure
+//! policy in [`super::reconnect`].
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::context::RunContext;
 use super::faults::NetFaults;
+use super::gate::{self, Permit, Ticket};
 use super::link::{Link, LinkEvent, Pump};
 use super::outcome::{FailureStage, Outcome};
 use super::presence::{self, Delay, Stay};
@@ -41,6 +43,8 @@ pub struct Stop;
 enum Waiting {
     /// Nothing in flight (between steps, holding, waiting).
     Idle,
+    /// A slot at the handshake gate, to start a join (still DISCONNECTED).
+    Gate,
     /// The token exchange answer.
     Http,
     /// The WebSocket to open.
@@ -110,6 +114,10 @@ pub struct Participant {
     /// Peers shown as reconnecting (slot, since when): `user-reconnecting` without a
     /// `user-reconnected` or `user-left` yet.
     marks: Vec<(u32, u64)>,
+    /// This join's slot at the handshake gate, from the grant to the join answer or failure.
+    permit: Option<Permit>,
+    /// The place in the gate's queue while waiting for a slot.
+    ticket: Option<Ticket>,
 }
 
 impl Participant {
@@ -151,6 +159,8 @@ impl Participant {
             watched: false,
             gone: Vec::new(),
             marks: Vec::new(),
+            permit: None,
+            ticket: None,
         }
     }
 
@@ -219,6 +229,44 @@ impl Participant {
             // A script that joins again while still reconnecting gives the old session up first.
             self.abandon_recovery(ctx);
         }
+        if !self.pass_gate(ctx) {
+            // Waits DISCONNECTED, as a client whose join() has not been called yet.
+            self.waiting = Waiting::Gate;
+            return;
+        }
+        self.start_join(ctx);
+    }
+
+    /// Takes a slot at this thread's handshake gate: `true` when held now, `false` when queued
+    /// (an [`Admit`] brings the permit later).
+    fn pass_gate(&mut self, ctx: &mut Context<Self>) -> bool {
+        if self.permit.is_some() {
+            return true;
+        }
+        let addr = ctx.address();
+        let wake = move |permit| match addr.try_send(Admit(permit)) {
+            Ok(()) => Ok(()),
+            // A full mailbox still takes it (`do_send` ignores the capacity).
+            Err(SendError::Full(admit)) => {
+                addr.do_send(admit);
+                Ok(())
+            }
+            Err(SendError::Closed(Admit(permit))) => Err(permit),
+        };
+        match gate::enter(wake) {
+            gate::Entry::Granted(permit) => {
+                self.permit = Some(permit);
+                true
+            }
+            gate::Entry::Queued(ticket) => {
+                self.ticket = Some(ticket);
+                false
+            }
+        }
+    }
+
+    /// The join proper, with a slot at the gate: the `join` latency starts here.
+    fn start_join(&mut self, ctx: &mut Context<Self>) {
         let now = self.run.now_us();
         self.gone.clear();
         self.marks.clear();
@@ -430,6 +478,7 @@ impl Participant {
             RoomEvent::Joined { peers } if self.waiting == Waiting::JoinAnswer => {
                 self.cancel_timer(ctx);
                 self.waiting = Waiting::Idle;
+                self.permit = None;
                 let expected = self.join_expects(0);
                 self.unexpected |= !expected;
                 let room = self.planned().room as usize;
@@ -476,6 +525,7 @@ impl Participant {
             {
                 self.cancel_timer(ctx);
                 self.waiting = Waiting::Idle;
+                self.permit = None;
                 let join_us = now - self.join_started_us;
                 recorder::record(|r| {
                     r.latency(Metric::Join, join_us);
@@ -697,6 +747,7 @@ impl Participant {
         tracing::debug!(participant = self.id, stage = stage.name(), "{why}");
         self.cancel_timer(ctx);
         self.waiting = Waiting::Idle;
+        self.permit = None;
         let now = self.run.now_us();
         self.finish_recovery(now, |_| {}, ctx);
         if self.state.in_room() || self.state == ConnectionState::Reconnecting {
@@ -721,6 +772,9 @@ impl Participant {
             return;
         }
         self.settled = true;
+        // Whatever the path (answer, failure, stop, abort): the gate slot or queue place goes.
+        self.permit = None;
+        self.ticket = None;
         self.cancel_timer(ctx);
         self.cancel_ping_timer(ctx);
         let now = self.run.now_us();
@@ -796,6 +850,8 @@ impl Actor for Participant {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.permit = None;
+        self.ticket = None;
         registry::unregister(self.id);
         recorder::record(|r| r.state_delta[self.state.index()] -= 1);
     }
@@ -804,7 +860,7 @@ impl Actor for Participant {
 impl Participant {
     fn stage(&self) -> FailureStage {
         match self.waiting {
-            Waiting::Http => FailureStage::TokenExchange,
+            Waiting::Http | Waiting::Gate => FailureStage::TokenExchange,
             Waiting::Socket => FailureStage::Connect,
             Waiting::JoinAnswer => FailureStage::Auth,
             Waiting::Idle | Waiting::LeaveClose => FailureStage::InRoom,
@@ -840,6 +896,36 @@ impl Handler<Stop> for Participant {
                 self.close_socket(ctx);
                 self.settle(OutcomeKey::Aborted, false, ctx);
             }
+        }
+    }
+}
+
+/// A slot at the handshake gate, for a participant that queued for one: it starts its join now
+/// (or, if it ended meanwhile, drops the permit, which goes to the next waiter).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Admit(pub Permit);
+
+impl Handler<Admit> for Participant {
+    type Result = ();
+
+    fn handle(&mut self, Admit(permit): Admit, ctx: &mut Self::Context) {
+        if self.settled || self.ticket.is_none() {
+            return;
+        }
+        if self.waiting == Waiting::Gate {
+            self.ticket = None;
+            self.permit = Some(permit);
+            self.waiting = Waiting::Idle;
+            self.start_join(ctx);
+        } else if self
+            .recovery
+            .as_ref()
+            .is_some_and(|r| r.phase == Phase::Gate)
+        {
+            self.ticket = None;
+            self.permit = Some(permit);
+            self.attempt(ctx);
         }
     }
 }

@@ -15,6 +15,9 @@ use crate::participant::reconnect::{Policy, Reaction, Reauth, Retry};
 pub(super) enum Phase {
     /// Waiting for the next attempt.
     Waiting,
+    /// The next attempt waits for a slot at the handshake gate ([`crate::participant::gate`]):
+    /// a reconnect opens a socket and re-authenticates, a handshake like a join's.
+    Gate,
     /// Opening the new socket.
     Opening,
     /// Waiting for the re-auth answer.
@@ -141,7 +144,19 @@ impl Participant {
         }));
     }
 
+    /// Starts the next attempt once it has a slot at the handshake gate (held until the re-auth
+    /// answer or the attempt's failure; the wait for it is part of RECONNECTING, not of the
+    /// attempt).
     pub(super) fn attempt(&mut self, ctx: &mut Context<Self>) {
+        if self.recovery.is_none() {
+            return;
+        }
+        if !self.pass_gate(ctx) {
+            if let Some(rec) = self.recovery.as_mut() {
+                rec.phase = Phase::Gate;
+            }
+            return;
+        }
         let now = self.run.now_us();
         let offline = self.offline();
         let Some(rec) = self.recovery.as_mut() else {
@@ -197,6 +212,7 @@ impl Participant {
 
     pub(super) fn attempt_failed(&mut self, why: &str, ctx: &mut Context<Self>) {
         self.close_socket(ctx);
+        self.permit = None;
         let now = self.run.now_us();
         let Some(rec) = self.recovery.as_mut() else {
             return;
@@ -232,6 +248,7 @@ impl Participant {
         let Some(mut rec) = self.recovery.take() else {
             return;
         };
+        self.permit = None;
         if let Some(t) = rec.timer.take() {
             ctx.cancel_future(t);
         }
@@ -283,6 +300,7 @@ impl Participant {
             Reauth::Resumed => {} // code 0 arrives as `Joined`
             Reauth::Retry(retry) => {
                 self.close_socket(ctx);
+                self.permit = None;
                 self.retry(retry, ctx);
             }
             Reauth::End(reason) => {
@@ -306,6 +324,9 @@ impl Participant {
         let Some(mut rec) = self.recovery.take() else {
             return false;
         };
+        // The attempt's slot at the gate, or its place in the queue.
+        self.permit = None;
+        self.ticket = None;
         if let Some(t) = rec.timer.take() {
             ctx.cancel_future(t);
         }
@@ -440,7 +461,7 @@ impl Handler<Inject> for Participant {
                     if self
                         .recovery
                         .as_ref()
-                        .is_some_and(|r| r.phase != Phase::Waiting)
+                        .is_some_and(|r| matches!(r.phase, Phase::Opening | Phase::Reauth))
                     {
                         self.attempt_failed("connection reset (scripted fault)", ctx);
                     }

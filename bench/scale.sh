@@ -7,25 +7,39 @@
 # Prints: outcomes, failures by code, join p50/p99, time_to_connected p99, the generator-limited
 # verdict, tester RSS per participant and CPU per lifecycle, server RSS per member and CPU per
 # lifecycle, and the floor with the ratios. RSS is sampled from /proc every 0.5 s (summed over
-# each side's processes); per participant is the median over the middle half of the hold less the
-# median just before the first arrival, over the members the server counts mid-hold: the same
-# definition as benches/participant_lifecycle.rs, which also measures the floor here, at the same
-# arrival rate and hold (FLOOR participants over RAMP * FLOOR / PARTICIPANTS seconds).
+# each side's processes); per participant is the median while everyone is in a room (from the
+# last arrival to the first departure, so HOLD must exceed RAMP) less the median just before the
+# first arrival, over the members the server counts then: the same definition as
+# benches/participant_lifecycle.rs, which also measures the floor here, at the same arrival rate,
+# hold and ping interval (FLOOR participants over RAMP * FLOOR / PARTICIPANTS seconds).
 #
-#   PARTICIPANTS=100000 RAMP=60 HOLD=60 PROCESSES=6 SHARDS=6 bench/scale.sh
+#   PARTICIPANTS=100000 RAMP=150 HOLD=210 PING=20 PROCESSES=6 SHARDS=6 bench/scale.sh
+#
+# On a 2-core machine a 60 s ramp (1,667 joins a second) or the SDK's 3 s heartbeat (33,000 pings
+# a second each way at 100,000 members) is more than the two cores can carry for the server and
+# the generator together: the run then says it was generator-limited.
 #
 # Load goes to loopback only; the script ends only the processes it started, by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PARTICIPANTS=${PARTICIPANTS:-100000}
-RAMP=${RAMP:-60}
-HOLD=${HOLD:-60}
+RAMP=${RAMP:-150}
+HOLD=${HOLD:-210}
 PROCESSES=${PROCESSES:-6}
 SHARDS=${SHARDS:-6}
 FLOOR=${FLOOR:-10000}
+# KEEP=DIR copies the run folder (summary.json, report.html, shard outputs) there.
 PORT=${PORT:-17788}
+# The server's ping interval (s); the participants' dead-server timer is 3× it. The SDK's 3 s
+# heartbeat is 33,000 pings a second each way at 100,000 members.
+PING=${PING:-20}
 ROOMS=$(( PARTICIPANTS / 10 ))
+if [ "$HOLD" -lt $(( RAMP + 10 )) ]; then
+    echo "HOLD must exceed RAMP by 10 s or more: RSS is measured while everyone is in a room," >&2
+    echo "from the last arrival (RAMP) to the first departure (HOLD)" >&2
+    exit 2
+fi
 
 cargo build --release --quiet
 BIN=$PWD/target/release/roomstorm
@@ -55,9 +69,10 @@ groups:
     arrival: { ramp: { over: ${RAMP}s } }
     script: [join, { hold: ${HOLD}s }, leave]
     expect: { completed: $PARTICIPANTS }
+reconnect: { ping_timeout: $(( 3 * PING ))s }
 EOF
 
-"$BIN" serve --listen "127.0.0.1:$PORT" --processes "$PROCESSES" > "$WORK/serve.log" 2>&1 &
+"$BIN" serve --listen "127.0.0.1:$PORT" --processes "$PROCESSES" --ping-interval "${PING}s" > "$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 for _ in $(seq 50); do
     curl -fs "http://127.0.0.1:$PORT/healthz" > /dev/null 2>&1 && break
@@ -121,9 +136,10 @@ SERVER_TICKS_BEFORE=$(cpu_ticks "$SERVE_PID")
 RUN_PID=$!
 python3 "$WORK/sample.py" "$RUN_PID" "$SERVE_PID" "$WORK/rss.tsv" &
 SAMPLER_PID=$!
-# The shards wait for a common start 2 s + 0.1 s per shard ahead; mid-hold everyone is in a room.
+# The shards wait for a common start 2 s + 0.1 s per shard ahead; everyone is in a room from the
+# last arrival (RAMP) to the first departure (HOLD): count the members in the middle of that.
 LEAD=$(awk -v s="$SHARDS" 'BEGIN { print 2 + 0.1 * s }')
-sleep "$(awk -v l="$LEAD" -v r="$RAMP" -v h="$HOLD" 'BEGIN { print l + r + h / 2 }')"
+sleep "$(awk -v l="$LEAD" -v r="$RAMP" -v h="$HOLD" 'BEGIN { print l + (r + h) / 2 }')"
 MEMBERS=$(curl -fs "http://127.0.0.1:$PORT/metrics" | awk '$1 == "roomstorm_server_members" {print $2}')
 RC=0
 wait "$RUN_PID" || RC=$?
@@ -135,26 +151,28 @@ if [ -z "$SUMMARY" ]; then
     cat "$WORK/run.out" "$WORK/run.err"
     exit 1
 fi
-read -r USER_S SYS_S < "$WORK/time"
+# (time's last line: before it, "Command exited with non-zero status N" when the run failed)
+read -r USER_S SYS_S < <(tail -n 1 "$WORK/time")
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp -r "$(dirname "$SUMMARY")" "$KEEP/"; fi
 # The floor at the same arrival rate and hold: FLOOR participants over RAMP * FLOOR / PARTICIPANTS.
 FLOOR_RAMP=$(( RAMP * FLOOR / PARTICIPANTS > 0 ? RAMP * FLOOR / PARTICIPANTS : 1 ))
 cargo bench --quiet --bench participant_lifecycle -- --participants "$FLOOR" --ramp "$FLOOR_RAMP" \
-    --hold "$HOLD" --only floor > "$WORK/floor.txt" 2>&1 || true
+    --hold "$HOLD" --ping-interval "$PING" --only floor > "$WORK/floor.txt" 2>&1 || true
 python3 - "$SUMMARY" "$PARTICIPANTS" "$WORK/rss.tsv" "$LEAD" "$RAMP" "$HOLD" "${MEMBERS:-0}" \
-    "$USER_S" "$SYS_S" "$SERVER_TICKS" "$(getconf CLK_TCK)" "$RC" "$WORK/floor.txt" "$FLOOR" <<'PY'
+    "$USER_S" "$SYS_S" "$SERVER_TICKS" "$(getconf CLK_TCK)" "$RC" "$WORK/floor.txt" "$FLOOR" "$PING" <<'PY'
 import json, re, statistics, sys
 (path, n, rss_path, lead, ramp, hold, members, user_s, sys_s, ticks, hz, rc, floor_path,
- floor_n) = sys.argv[1:]
+ floor_n, ping) = sys.argv[1:]
 n, lead, ramp, hold, members = int(n), float(lead), float(ramp), float(hold), float(members)
 s = json.load(open(path))
 rows = [tuple(map(float, l.split())) for l in open(rss_path) if l.strip()]
 before = [r for r in rows if lead - 1.0 < r[0] < lead - 0.2] or rows[:1]
-plateau = [r for r in rows if lead + ramp + hold / 4 < r[0] < lead + ramp + 3 * hold / 4]
+plateau = [r for r in rows if lead + ramp + 2 < r[0] < lead + hold - 1]
 med = lambda rs, i: statistics.median(r[i] for r in rs) if rs else float("nan")
 outcomes = {k: v["expected"] + v["unexpected"] for k, v in s["outcomes"]["by_outcome"].items()}
 lat = s["latency"]
 ms = lambda us: f"{us / 1000:.1f} ms"
-print(f"scale: {n} participants (ramp {ramp:.0f} s, hold {hold:.0f} s), exit {rc}, verdict {s['verdict']}, ran {s['duration_s']:.0f} s")
+print(f"scale: {n} participants (ramp {ramp:.0f} s, hold {hold:.0f} s, server ping every {ping} s), exit {rc}, verdict {s['verdict']}, ran {s['duration_s']:.0f} s")
 print(f"  outcomes: {outcomes}")
 print(f"  join answers by code: {s['codes']['join']}; transport failures: {s['failures']}")
 print(f"  join p50 {ms(lat['join']['p50'])}, p99 {ms(lat['join']['p99'])}; "
@@ -163,11 +181,11 @@ g = s.get("generator", {})
 print(f"  generator-limited: {g.get('limited')} ({len(g.get('intervals', []))} intervals)")
 tester_kib = (med(plateau, 1) - med(before, 1)) / max(members, 1)
 tester_cpu = (float(user_s) + float(sys_s)) / n * 1e6
-print(f"  tester: {tester_kib:.2f} KiB RSS per held participant (mid-hold median, all shards, "
+print(f"  tester: {tester_kib:.2f} KiB RSS per held participant (median while all are in, all shards, "
       f"{len(plateau)} samples), {tester_cpu:.0f} µs CPU per lifecycle")
 if members > 0:
     server_kib = (med(plateau, 2) - med(before, 2)) / members
-    print(f"  server: {server_kib:.2f} KiB RSS per member ({int(members)} members mid-hold), "
+    print(f"  server: {server_kib:.2f} KiB RSS per member ({int(members)} members then), "
           f"{int(ticks) / int(hz) / n * 1e6:.0f} µs CPU per lifecycle")
 floor = open(floor_path).read()
 m = re.search(r"floor: ([\d.]+) KiB RSS per held participant.*?, ([\d.]+) µs CPU per lifecycle.*?(\d+) failed", floor)

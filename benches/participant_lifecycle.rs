@@ -52,8 +52,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str =
-    "flags: --participants N --ramp SECONDS --hold SECONDS --workers N --only roomstorm|floor";
+const USAGE: &str = "flags: --participants N --ramp SECONDS --hold SECONDS --workers N --only roomstorm|floor --ping-interval SECONDS";
 const ROOM_SIZE: usize = 10;
 /// Arrivals start this late so the first RSS samples show the process before any participant.
 const LEAD_IN: Duration = Duration::from_secs(2);
@@ -66,6 +65,8 @@ struct Args {
     workers: usize,
     only: Option<String>,
     rounds: usize,
+    /// The server's ping interval (roomstorm's dead-server timer is set to 3× it).
+    ping_interval: u64,
 }
 
 fn parse_args(argv: &[String]) -> Args {
@@ -76,6 +77,7 @@ fn parse_args(argv: &[String]) -> Args {
         workers: 2,
         only: None,
         rounds: 1,
+        ping_interval: 3,
     };
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -91,13 +93,19 @@ fn parse_args(argv: &[String]) -> Args {
             "--workers" => a.workers = val().parse().expect(USAGE),
             "--only" => a.only = Some(val()),
             "--rounds" => a.rounds = val().parse().expect(USAGE),
+            "--ping-interval" => a.ping_interval = val().parse().expect(USAGE),
             "--bench" => {}
             other => panic!("unknown flag {other}; {USAGE}"),
         }
     }
     assert!(
-        a.participants >= ROOM_SIZE && a.workers > 0 && a.rounds > 0,
+        a.participants >= ROOM_SIZE && a.workers > 0 && a.rounds > 0 && a.ping_interval > 0,
         "{USAGE}"
+    );
+    assert!(
+        a.hold >= a.ramp + 3,
+        "--hold must exceed --ramp by 3 s or more: RSS is measured while everyone is in a room, \
+         from the last arrival to the first departure"
     );
     a
 }
@@ -108,10 +116,10 @@ fn main() {
         return floor_child(&argv[1..]);
     }
     let args = parse_args(&argv);
-    let (mut server, addr) = start_server();
+    let (mut server, addr) = start_server(args.ping_interval);
     println!(
-        "participant lifecycle cost: {} participants in rooms of {ROOM_SIZE}, ramp {} s, hold {} s, {} workers; server: roomstorm serve --threads 1 at {addr}",
-        args.participants, args.ramp, args.hold, args.workers
+        "participant lifecycle cost: {} participants in rooms of {ROOM_SIZE}, ramp {} s, hold {} s, {} workers; server: roomstorm serve --threads 1 --ping-interval {}s at {addr}",
+        args.participants, args.ramp, args.hold, args.workers, args.ping_interval
     );
     let mut results: Vec<(&str, Measured)> = Vec::new();
     for round in 0..args.rounds {
@@ -244,11 +252,12 @@ fn measure(side: &str, args: &Args, addr: SocketAddr) -> Measured {
     let child = cmd.spawn().expect("start child");
     let pid = child.id() as i32;
     let start = Instant::now();
-    // Before arrivals: the lead-in. Plateau: the middle of the hold, when everyone is in a room.
+    // Before arrivals: the lead-in. Plateau: from the last arrival (plus a second for its join)
+    // to the first departure (the first arrival's hold ends), when everyone is in a room.
     let ramp = Duration::from_secs(args.ramp);
     let hold = Duration::from_secs(args.hold);
-    let plateau_from = LEAD_IN + ramp + hold / 4;
-    let plateau_to = LEAD_IN + ramp + hold * 3 / 4;
+    let plateau_from = LEAD_IN + ramp + Duration::from_secs(1);
+    let plateau_to = LEAD_IN + hold - Duration::from_millis(500);
     let (mut before, mut plateau) = (Vec::new(), Vec::new());
     let (status, usage) = loop {
         let t = start.elapsed();
@@ -376,17 +385,20 @@ groups:
       - join
       - hold: {hold}s
       - leave
+reconnect: {{ ping_timeout: {ping_timeout}s }}
 ",
         deadline = LEAD_IN.as_secs() + args.ramp + args.hold + 60,
         lead = LEAD_IN.as_secs(),
         ramp = args.ramp,
         hold = args.hold,
+        ping_timeout = 3 * args.ping_interval,
     )
 }
 
-fn start_server() -> (std::process::Child, SocketAddr) {
+fn start_server(ping_interval: u64) -> (std::process::Child, SocketAddr) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_roomstorm"))
         .args(["serve", "--listen", "127.0.0.1:0", "--threads", "1"])
+        .args(["--ping-interval", &format!("{ping_interval}s")])
         .args(["--max-users", &ROOM_SIZE.to_string(), "--app", "app1"])
         .env("ROOMSTORM_ACCESS_KEY", "bench-ak")
         .env("ROOMSTORM_SECRET_KEY", "bench-secret")

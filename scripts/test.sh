@@ -32,4 +32,17 @@ else
   cargo test --no-fail-fast "$@" || status=1
 fi
 scripts/websdk-smoke.sh || status=1
+# The 12,000-participant, 4-shard run needs the release binary (the quick start's build too); it
+# runs alone, after the others, so that nothing else competes for the two cores.
+if cargo build --release --quiet; then
+  if cargo nextest --version >/dev/null 2>&1; then
+    ROOMSTORM_BIN="$PWD/target/release/roomstorm" cargo nextest run --test shards --run-ignored only \
+      -E 'test(four_local_shards_of_twelve_thousand)' || status=1
+  else
+    ROOMSTORM_BIN="$PWD/target/release/roomstorm" cargo test --test shards -- --ignored \
+      four_local_shards_of_twelve_thousand || status=1
+  fi
+else
+  status=1
+fi
 exit $status

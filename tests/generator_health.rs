@@ -4,7 +4,6 @@
 //! generous limits is not limited.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -16,32 +15,7 @@ use common::scratch::ScratchDir as Scratch;
 fn run(dir: &Path, name: &str, scenario: &str) -> (i32, PathBuf, String) {
     let file = dir.join(format!("{name}.yaml"));
     std::fs::write(&file, scenario).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_roomstorm"))
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--quiet",
-            "--workers",
-            "1",
-            "--out",
-            dir.join(name).to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("ROOMSTORM_LOG")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let summary = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("results: "))
-        .unwrap_or_else(|| panic!("{stdout}\n{stderr}"));
-    let run_dir = Path::new(summary).parent().unwrap().to_path_buf();
-    (
-        out.status.code().unwrap_or(-1),
-        run_dir,
-        format!("{stdout}\n{stderr}"),
-    )
+    common::run_scenario_file(&file, &dir.join(name), &["--quiet", "--workers", "1"])
 }
 
 fn summary(run_dir: &Path) -> Value {

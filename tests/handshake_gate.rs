@@ -34,26 +34,8 @@ groups:
 fn run(dir: &Path, name: &str, extra: &[&str]) -> (i32, PathBuf, String) {
     let file = dir.join("gate.yaml");
     std::fs::write(&file, SCENARIO).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_roomstorm"))
-        .args(["run", file.to_str().unwrap(), "--workers", "1", "--out"])
-        .arg(dir.join(name))
-        .args(extra)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("ROOMSTORM_LOG")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let summary = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("results: "))
-        .unwrap_or_else(|| panic!("{stdout}\n{stderr}"));
-    let run_dir = Path::new(summary).parent().unwrap().to_path_buf();
-    (
-        out.status.code().unwrap_or(-1),
-        run_dir,
-        format!("{stdout}\n{stderr}"),
-    )
+    let args: Vec<&str> = ["--workers", "1"].iter().chain(extra).copied().collect();
+    common::run_scenario_file(&file, &dir.join(name), &args)
 }
 
 fn summary(run_dir: &Path) -> Value {
@@ -205,28 +187,23 @@ fn reconnect_attempts_pass_the_gate_too_and_every_one_is_counted_once() {
     let file = s.path().join("drop.yaml");
     std::fs::write(
         &file,
-        "version: 1
+        format!(
+            "version: 1
 name: drop
 deadline: 60s
-target:
-  embedded:
-    ping_interval: 1s
-reconnect:
-  ping_timeout: 3s
-  close_delay: 500ms
-  retry_delay: 500ms
-  request_timeout: 2s
-  attempts: 5
-rooms: { count: 10 }
+{}
+rooms: {{ count: 10 }}
 groups:
   - name: member
     per_room: 4
-    arrival: { ramp: { over: 1s } }
-    script: [join, { hold: 6s }, leave]
-    expect: { completed: 40 }
+    arrival: {{ ramp: {{ over: 1s }} }}
+    script: [join, {{ hold: 6s }}, leave]
+    expect: {{ completed: 40 }}
 faults:
-  - { at: 3s, kind: drop_connections, share: 50% }
+  - {{ at: 3s, kind: drop_connections, share: 50% }}
 ",
+            common::FAST_TIMERS
+        ),
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_roomstorm"))

@@ -6,6 +6,7 @@ mod common;
 
 use std::process::Command;
 
+use common::FAST_TIMERS as FAST;
 use common::scratch::ScratchDir;
 use serde_json::Value;
 
@@ -63,19 +64,6 @@ fn n(v: &Value) -> u64 {
 fn count(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
 }
-
-/// Short timers: the server pings every second, a client gives up on a silent server after 3 s.
-const FAST: &str = "
-target:
-  embedded:
-    ping_interval: 1s
-reconnect:
-  ping_timeout: 3s
-  close_delay: 500ms
-  retry_delay: 500ms
-  request_timeout: 2s
-  attempts: 5
-";
 
 #[test]
 fn a_blackhole_is_noticed_only_by_the_heartbeat_and_only_when_long_enough() {

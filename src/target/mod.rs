@@ -195,37 +195,23 @@ impl EmbeddedHandle {
         };
         // Half the files are the server's: the other ends belong to the participants.
         config.limits.max_connections = Some(fd_limit.saturating_sub(2 * limits::FD_RESERVE) / 2);
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("embedded-server".into())
-            .spawn(move || {
-                // One thread is the cheapest host on a small machine and leaves the other cores
-                // to the participants.
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => return drop(ready_tx.send(Err(e.to_string()))),
-                };
-                rt.block_on(async move {
-                    let started = tokio::net::TcpListener::from_std(listener)
-                        .map_err(|e| e.to_string())
-                        .and_then(|l| server::Server::new(l, config).map_err(|e| e.to_string()));
-                    let server = match started {
-                        Ok(s) => s,
-                        Err(e) => return drop(ready_tx.send(Err(e))),
-                    };
-                    let _ = ready_tx.send(Ok(server.metrics()));
-                    server
-                        .run(async {
-                            let _ = shutdown_rx.await;
-                        })
-                        .await;
-                });
-            })
-            .map_err(|e| err(&e))?;
+        let (thread, ready_rx) = on_own_thread("embedded-server", move |ready_tx| async move {
+            let started = tokio::net::TcpListener::from_std(listener)
+                .map_err(|e| e.to_string())
+                .and_then(|l| server::Server::new(l, config).map_err(|e| e.to_string()));
+            let server = match started {
+                Ok(s) => s,
+                Err(e) => return drop(ready_tx.send(Err(e))),
+            };
+            let _ = ready_tx.send(Ok(server.metrics()));
+            server
+                .run(async {
+                    let _ = shutdown_rx.await;
+                })
+                .await;
+        })
+        .map_err(|e| err(&e))?;
         let metrics = ready_rx
             .recv()
             .map_err(|e| err(&e))?
@@ -287,6 +273,37 @@ impl Drop for EmbeddedHandle {
     fn drop(&mut self) {
         self.shutdown_now();
     }
+}
+
+/// Whether a server started on its own thread: `Ok` with what it hands over, or why not.
+pub(crate) type Started<T> = std::sync::mpsc::Receiver<Result<T, String>>;
+
+/// Runs the future `body` makes on a thread of its own, named `name`, on a current-thread runtime:
+/// one thread is the cheapest host on a small machine and leaves the other cores to the
+/// participants. `body` reports through the sender whether it started (an `Err` also when the
+/// runtime could not be built); the caller waits on the receiver.
+pub(crate) fn on_own_thread<T, F, Fut>(
+    name: &str,
+    body: F,
+) -> std::io::Result<(JoinHandle<()>, Started<T>)>
+where
+    T: Send + 'static,
+    F: FnOnce(std::sync::mpsc::Sender<Result<T, String>>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(body(ready_tx)),
+                Err(e) => drop(ready_tx.send(Err(e.to_string()))),
+            }
+        })?;
+    Ok((thread, ready_rx))
 }
 
 /// The server's own counters, reported beside roomstorm's so each side checks the other.

@@ -59,29 +59,18 @@ impl ServerProcesses {
             .map_err(|e| err(&e))?;
         let addr = listener.local_addr().map_err(|e| err(&e))?;
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
-        let thread = std::thread::Builder::new()
-            .name("embedded-front".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
+        let (thread, ready_rx) =
+            super::on_own_thread("embedded-front", move |ready_tx| async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
                     Err(e) => return drop(ready_tx.send(Err(e.to_string()))),
                 };
-                rt.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => return drop(ready_tx.send(Err(e.to_string()))),
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    front
-                        .serve(listener, async {
-                            let _ = shutdown_rx.await;
-                        })
-                        .await;
-                });
+                let _ = ready_tx.send(Ok(()));
+                front
+                    .serve(listener, async {
+                        let _ = shutdown_rx.await;
+                    })
+                    .await;
             })
             .map_err(|e| err(&e))?;
         match ready_rx.recv() {

@@ -39,6 +39,54 @@ pub fn wait_with_timeout(
     None
 }
 
+/// Scenario keys for short timers: the server pings every second, a client gives up on a silent
+/// server after 3 s and retries every 500 ms (five attempts of 2 s at most).
+pub const FAST_TIMERS: &str = "
+target:
+  embedded:
+    ping_interval: 1s
+reconnect:
+  ping_timeout: 3s
+  close_delay: 500ms
+  retry_delay: 500ms
+  request_timeout: 2s
+  attempts: 5
+";
+
+/// Runs `roomstorm run FILE --out OUT ARGS…` to its end; returns the exit code, the run folder
+/// named by its `results:` line, and what it printed (stdout, then stderr).
+pub fn run_scenario_file(
+    file: &std::path::Path,
+    out: &std::path::Path,
+    args: &[&str],
+) -> (i32, std::path::PathBuf, String) {
+    let done = std::process::Command::new(env!("CARGO_BIN_EXE_roomstorm"))
+        .arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ROOMSTORM_LOG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&done.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&done.stderr).into_owned();
+    let summary = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("results: "))
+        .unwrap_or_else(|| panic!("{stdout}\n{stderr}"));
+    let run_dir = std::path::Path::new(summary)
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    (
+        done.status.code().unwrap_or(-1),
+        run_dir,
+        format!("{stdout}\n{stderr}"),
+    )
+}
+
 /// Waits for a child we started (as [`wait_with_timeout`]), then takes what it wrote to its piped
 /// stdout and stderr.
 pub fn wait_output(

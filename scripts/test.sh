@@ -3,6 +3,7 @@
 #  - a Python virtual environment in .venv with the official Qiniu SDK (PyPI `qiniu`), which the
 #    SDK-compatibility test drives against the reference server;
 #  - the Rust tests, with cargo-nextest when present (the plain `cargo test` otherwise);
+#  - Debian's janus, a real third-party RTC server (scripts/janus installs, starts and stops it);
 #  - Debian's chromium, for the HTML report test and for the real Qiniu Web SDK against the
 #    reference server (scripts/websdk-smoke.sh, which also installs its npm packages).
 set -euo pipefail
@@ -24,6 +25,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 export ROOMSTORM_REQUIRE_BROWSER=1
+
+# Janus (Debian's package), a real third-party RTC server; the tests start their own instances on
+# loopback ports of their own through scripts/janus and stop them by PID.
+scripts/janus install
+export ROOMSTORM_REQUIRE_JANUS=1
 
 status=0
 if cargo nextest --version >/dev/null 2>&1; then

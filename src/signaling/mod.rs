@@ -6,6 +6,7 @@
 //! implementing [`SignalingDriver`], 2. a [`crate::scenario::DriverKind`] variant, 3. a case in
 //! [`new_driver`] (the test over all kinds then covers it).
 
+pub mod janus;
 pub mod qiniu;
 
 use crate::scenario::DriverKind;

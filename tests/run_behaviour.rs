@@ -17,6 +17,7 @@ fn roomstorm() -> Command {
 
 mod common;
 
+use common::http_get;
 use common::scratch::ScratchDir;
 
 /// A scratch folder with a scenario file in it.
@@ -355,21 +356,6 @@ groups:
         "{stderr}"
     );
     assert!(!scratch.out().exists());
-}
-
-/// A plain HTTP/1.1 GET on loopback (the test needs no client library).
-fn http_get(base: &str, path: &str) -> String {
-    use std::io::Write as _;
-    let authority = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(authority).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! followed by `merge`, and `merge` refusing shards that do not make one run. Every assertion is
 //! an exact count: merged figures equal the plan, the sum of the shards and the server's own.
 
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,6 +11,7 @@ use serde_json::Value;
 
 mod common;
 
+use common::http_get;
 use common::scratch::ScratchDir;
 
 const SECRET: &str = "shards-secret-9f1c";
@@ -224,19 +225,6 @@ fn serve() -> (Child, String) {
         .unwrap();
     let url = common::serve_url(&mut server);
     (server, url)
-}
-
-fn http_get(base: &str, path: &str) -> String {
-    let authority = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(authority).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 const TWELVE_ROOMS: &str = "version: 1

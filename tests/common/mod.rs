@@ -39,6 +39,22 @@ pub fn wait_with_timeout(
     None
 }
 
+/// A plain HTTP/1.1 GET on loopback (`base` is `http://host:port`), the whole answer with its
+/// header: the tests need no client library for it.
+pub fn http_get(base: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let authority = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(authority).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 /// Scenario keys for short timers: the server pings every second, a client gives up on a silent
 /// server after 3 s and retries every 500 ms (five attempts of 2 s at most).
 pub const FAST_TIMERS: &str = "

@@ -11,7 +11,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use roomstorm::token;
 use serde_json::{Value, json};
 
 const ROOMS: usize = 12;
@@ -95,38 +94,14 @@ fn assert_all_gone(pids: &[i32]) {
     }
 }
 
-/// Signs a management request as the SDKs do and sends it to `addr`.
+/// Signs a management request with the test keys and sends it to `addr`.
 async fn admin_at(
     addr: SocketAddr,
     method: &str,
     target: &str,
     body: Option<(&str, &[u8])>,
 ) -> HttpAnswer {
-    let k = keys();
-    let host = addr.to_string();
-    let date = roomstorm::mac::format_qiniu_date(token::unix_now());
-    let (ct, bytes) = body.unwrap_or(("application/x-www-form-urlencoded", b""));
-    let parts = roomstorm::mac::SignedParts {
-        method,
-        path_and_query: target,
-        host: &host,
-        content_type: Some(ct),
-        qiniu_headers: vec![("X-Qiniu-Date", &date)],
-        body: bytes,
-    };
-    let auth = roomstorm::mac::authorization(&k, &parts);
-    http(
-        addr,
-        method,
-        target,
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", ct),
-            ("X-Qiniu-Date", &date),
-        ],
-        bytes,
-    )
-    .await
+    common::admin_at(addr, method, target, body, &keys()).await
 }
 
 use common::{await_metric_at, metric_at};

@@ -481,7 +481,18 @@ pub async fn admin(
     body: Option<(&str, &[u8])>,
     keys: &KeyPair,
 ) -> HttpAnswer {
-    let host = server.addr.to_string();
+    admin_at(server.addr, method, target, body, keys).await
+}
+
+/// [`admin`] to any server address (a standalone `serve`, a multi-process front).
+pub async fn admin_at(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    body: Option<(&str, &[u8])>,
+    keys: &KeyPair,
+) -> HttpAnswer {
+    let host = addr.to_string();
     let date = roomstorm::mac::format_qiniu_date(token::unix_now());
     let (ct, bytes) = body.unwrap_or(("application/x-www-form-urlencoded", b""));
     let parts = roomstorm::mac::SignedParts {
@@ -494,7 +505,7 @@ pub async fn admin(
     };
     let auth = roomstorm::mac::authorization(keys, &parts);
     http(
-        server.addr,
+        addr,
         method,
         target,
         &[

@@ -11,7 +11,7 @@ use crate::participant::RunContext;
 use crate::plan;
 use crate::report::summary::{RunMeta, TargetInfo};
 use crate::report::{self, Summary};
-use crate::scenario::{DriverKind, Scenario};
+use crate::scenario::Scenario;
 use crate::target;
 use crate::transport::SourcePool;
 
@@ -73,7 +73,10 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
     })?;
     if prepared.embedded.is_none() {
         preflight(&prepared.base_url)?;
-        if let Some(f) = plan.faults.iter().find(|f| f.kind.needs_fault_api()) {
+        // Janus takes its server faults through its own API (checked when the rooms are made).
+        if prepared.janus.is_none()
+            && let Some(f) = plan.faults.iter().find(|f| f.kind.needs_fault_api())
+        {
             probe_fault_api(&prepared.base_url, &prepared.keys, f.kind.name())?;
         }
     }
@@ -84,9 +87,7 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
             "external".to_string()
         },
         url: prepared.base_url.clone(),
-        driver: match prepared.driver {
-            DriverKind::Qiniu => "qiniu".to_string(),
-        },
+        driver: prepared.driver.name().to_string(),
     };
     let workers = if options.workers == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -128,9 +129,14 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
     if let Some(at) = options.start_at {
         context = context.starting_at(at);
     }
-    let run = Arc::new(context);
-    let started_at = crate::token::format_unix(run.start_unix);
-    let started_at_unix_ms = run.start_unix_ms;
+    if let Some(janus) = prepared.janus {
+        context.keepalive = Some(janus.keepalive);
+        context.signs_tokens = janus.signs_tokens;
+        context.room_base =
+            target::janus::room_base(options.start_at.map(|at| unix_ms(at) ^ scenario.seed));
+    }
+    let started_at = crate::token::format_unix(context.start_unix);
+    let started_at_unix_ms = context.start_unix_ms;
     let coordinator_options = CoordinatorOptions {
         workers,
         deadline: scenario.deadline,
@@ -145,7 +151,19 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
         max_connecting: options.max_connecting,
     };
     let system = actix_rt::System::new();
-    let output = system.block_on(coordinator::run(run, coordinator_options));
+    let mut progress = options.progress.clone();
+    let output = system.block_on(async move {
+        let rooms = match prepared.janus {
+            Some(_) => Some(janus_rooms(&mut context, scenario.deadline, &mut progress).await?),
+            None => None,
+        };
+        let run = Arc::new(context);
+        let output = coordinator::run(run.clone(), coordinator_options).await;
+        if let (Some(control), Some(rooms)) = (&run.janus, rooms) {
+            janus_cleanup(control, &rooms, &mut progress).await;
+        }
+        Ok::<_, CommandError>(output)
+    })?;
     let server = prepared.embedded.as_ref().and_then(|e| e.counters());
     if let Some(embedded) = prepared.embedded {
         embedded.stop();
@@ -172,6 +190,73 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
         .map_err(|e| CommandError::Incomplete(format!("cannot write {}: {e}", dir.display())))?;
     report::write_derived(&summary, &dir).map_err(CommandError::Incomplete)?;
     Ok(Finished { summary, dir })
+}
+
+/// Opens the run's control session on Janus and creates this process's rooms (before any load,
+/// so a Janus that refuses ends the run with its reason); their numbers are returned for the
+/// cleanup.
+async fn janus_rooms(
+    context: &mut RunContext,
+    deadline: std::time::Duration,
+    progress: &mut Progress,
+) -> Result<Vec<u64>, CommandError> {
+    let refused = |e: target::janus::ControlError| {
+        CommandError::Incomplete(format!("Janus at {}: {e}", context.base_url))
+    };
+    // The control session's token outlives the run (deadline plus the leave grace and more).
+    let token = context.signs_tokens.then(|| {
+        let expiry = context.start_unix + deadline.as_secs() + 3600;
+        context.janus_token(crate::scenario::TokenKind::Valid, expiry)
+    });
+    let control = target::janus::Control::connect(&context.base_url, token)
+        .await
+        .map_err(refused)?;
+    let mut indices: Vec<u32> = context.plan.active().map(|p| p.room).collect();
+    indices.sort_unstable();
+    indices.dedup();
+    let rooms: Vec<(u64, String)> = indices
+        .iter()
+        .map(|&i| {
+            (
+                context.room_number(i),
+                context.plan.rooms[i as usize].clone(),
+            )
+        })
+        .collect();
+    let began = std::time::Instant::now();
+    if let Err(e) = control.create_rooms(&rooms).await {
+        // Whatever was created goes again before the run ends.
+        let numbers: Vec<u64> = rooms.iter().map(|r| r.0).collect();
+        control.destroy_rooms(&numbers).await;
+        return Err(refused(e));
+    }
+    progress.note(&format!(
+        "janus: created {} rooms ({} … {}) in {:.2} s",
+        rooms.len(),
+        rooms.first().map_or(0, |r| r.0),
+        rooms.last().map_or(0, |r| r.0),
+        began.elapsed().as_secs_f64()
+    ));
+    context.janus = Some(control);
+    Ok(rooms.into_iter().map(|r| r.0).collect())
+}
+
+/// Destroys the run's rooms on Janus (also after Ctrl-C or a failed threshold) and ends the
+/// control session; failures are reported, never fatal: the results are already measured.
+async fn janus_cleanup(control: &target::janus::Control, rooms: &[u64], progress: &mut Progress) {
+    let (destroyed, failed) = control.destroy_rooms(rooms).await;
+    let gone = rooms.len() - destroyed - failed.len();
+    let mut note = format!("janus: destroyed {destroyed} rooms");
+    if gone > 0 {
+        note += &format!(" ({gone} were gone already)");
+    }
+    if let Some(first) = failed.first() {
+        note += &format!("; {} could not be destroyed: {first}", failed.len());
+    }
+    progress.note(&note);
+    if let Err(e) = control.close().await {
+        tracing::debug!(%e, "the Janus control session did not end cleanly");
+    }
 }
 
 /// Milliseconds since the Unix epoch.

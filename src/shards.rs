@@ -581,6 +581,7 @@ pub fn run_local(
         (Some(p), _, _) => p.base_url.clone(),
         (None, Some(url), _) => url.clone(),
         (None, None, crate::scenario::Target::External { url, .. }) => url.clone(),
+        (None, None, crate::scenario::Target::Janus(j)) => j.url.clone(),
         (None, None, crate::scenario::Target::Embedded(_)) => unreachable!("prepared above"),
     };
     let dir = crate::run::run_dir(&options.out_dir, &scenario.name);

@@ -3,9 +3,6 @@
 //! with another secret, expired ones and none at all get Janus's 403. `scripts/test.sh` installs
 //! Janus and sets `ROOMSTORM_REQUIRE_JANUS=1`, so CI cannot skip this.
 
-use std::path::Path;
-use std::process::Command;
-
 use futures_util::{SinkExt, StreamExt};
 use roomstorm::credentials::SecretKey;
 use roomstorm::signaling::janus::token;
@@ -15,34 +12,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 mod common;
 
-use common::scratch::ScratchDir;
-
-const SECRET: &str = "roomstorm-janus-token-test";
-
-fn script(args: &[&str], dir: &Path) -> std::process::Output {
-    Command::new("scripts/janus")
-        .args(args)
-        .arg("--dir")
-        .arg(dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("JANUS_TOKEN_SECRET", SECRET)
-        .output()
-        .unwrap()
-}
-
-/// Stops the Janus this test started (by the PID its pidfile recorded), also when a check fails.
-struct Stop<'a>(&'a Path);
-
-impl Drop for Stop<'_> {
-    fn drop(&mut self) {
-        let _ = script(&["stop"], self.0);
-    }
-}
-
-/// Whether `janus` can be started (`--version` exits 1 in 1.1.2, so only the spawn counts).
-fn janus_installed() -> bool {
-    Command::new("janus").arg("--version").output().is_ok()
-}
+use common::janus::{SECRET, TestJanus};
 
 /// Sends `create` with `token` (or none) and returns Janus's answer.
 async fn create_session(
@@ -74,31 +44,13 @@ async fn create_session(
 
 #[test]
 fn janus_accepts_roomstorm_s_tokens_and_refuses_forged_expired_and_missing_ones() {
-    if !janus_installed() {
-        assert!(
-            std::env::var_os("ROOMSTORM_REQUIRE_JANUS").is_none(),
-            "ROOMSTORM_REQUIRE_JANUS is set but janus is not installed (scripts/janus install)"
-        );
-        eprintln!("janus is not installed: skipped (scripts/janus install)");
+    let Some(janus) = TestJanus::start("janus-token", &["--token-auth"]) else {
         return;
-    }
-    let dir = ScratchDir::new("janus-token");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let started = script(
-        &["start", "--port", &port.to_string(), "--token-auth"],
-        dir.path(),
-    );
-    let said = String::from_utf8_lossy(&started.stdout).into_owned()
-        + &String::from_utf8_lossy(&started.stderr);
-    assert!(started.status.success(), "{said}");
-    let _stop = Stop(dir.path());
+    };
     assert!(
-        !said.contains(SECRET),
-        "the secret is never printed: {said}"
+        !janus.said.contains(SECRET) && !janus.log().contains(SECRET),
+        "the secret is never printed: {}",
+        janus.said
     );
 
     let now = roomstorm::token::unix_now();
@@ -109,9 +61,7 @@ fn janus_accepts_roomstorm_s_tokens_and_refuses_forged_expired_and_missing_ones(
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut request = format!("ws://127.0.0.1:{port}")
-            .into_client_request()
-            .unwrap();
+        let mut request = janus.url.as_str().into_client_request().unwrap();
         request
             .headers_mut()
             .insert("Sec-WebSocket-Protocol", "janus-protocol".parse().unwrap());

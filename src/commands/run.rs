@@ -182,6 +182,15 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
     let target = match (target, &scenario.target) {
         (Some(url), _) => format!("external {url}"),
         (None, Target::External { url, .. }) => format!("external {url}"),
+        (None, Target::Janus(j)) => format!(
+            "Janus {} (VideoRoom; rooms created for the run{})",
+            j.url,
+            if j.token_secret.is_some() {
+                ", signed tokens"
+            } else {
+                ""
+            }
+        ),
         (None, Target::Embedded(e)) => {
             format!("embedded reference server (room capacity {})", e.max_users)
         }

@@ -107,6 +107,31 @@ pub async fn fire_on_server(
     }
 }
 
+/// Carries out a server-side fault through Janus's API: `close_rooms` destroys the rooms
+/// (`rooms`: their numbers), whose members are told `destroyed` (21003). Validation admits no
+/// other server fault against Janus.
+pub async fn fire_on_janus(
+    control: &crate::target::janus::Control,
+    fault: &PlannedFault,
+    rooms: &[u64],
+) -> Result<String, String> {
+    if fault.kind != FaultKind::CloseRooms {
+        return Err(format!("Janus cannot inject `{}`", fault.kind.name()));
+    }
+    let (destroyed, failed) = control.destroy_rooms(rooms).await;
+    match failed.first() {
+        None => Ok(format!(
+            "destroyed {destroyed} of {} rooms on Janus; members told `destroyed` (21003)",
+            rooms.len()
+        )),
+        Some(first) => Err(format!(
+            "destroyed {destroyed} of {} rooms on Janus; {} failed, first: {first}",
+            rooms.len(),
+            failed.len()
+        )),
+    }
+}
+
 fn secs(d: Duration) -> String {
     crate::coordinator::progress::format_us(d.as_micros() as u64)
 }

@@ -232,12 +232,23 @@ impl Coordinator {
             record.ok = true;
             return;
         }
-        let Some(api) = self.fault_api.clone() else {
-            record.result = "failed: the target's URL cannot be used for management calls".into();
-            return;
-        };
-        let (app, rooms) = (self.run.app.clone(), self.run.plan.rooms.clone());
-        let call = async move { faults::fire_on_server(&api, &fault, &app, &rooms).await };
+        let call: std::pin::Pin<Box<dyn Future<Output = Result<String, String>>>> =
+            if let Some(control) = self.run.janus.clone() {
+                let numbers: Vec<u64> = fault
+                    .rooms
+                    .iter()
+                    .map(|&r| self.run.room_number(r))
+                    .collect();
+                Box::pin(async move { faults::fire_on_janus(&control, &fault, &numbers).await })
+            } else {
+                let Some(api) = self.fault_api.clone() else {
+                    record.result =
+                        "failed: the target's URL cannot be used for management calls".into();
+                    return;
+                };
+                let (app, rooms) = (self.run.app.clone(), self.run.plan.rooms.clone());
+                Box::pin(async move { faults::fire_on_server(&api, &fault, &app, &rooms).await })
+            };
         ctx.spawn(call.into_actor(self).map(move |res, act, _| {
             let record = &mut act.faults[i];
             match res {

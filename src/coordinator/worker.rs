@@ -68,9 +68,12 @@ impl Actor for Worker {
         // Before any participant starts: the gate is this thread's.
         gate::configure(self.max_connecting);
         ctx.run_interval(heartbeat::TICK, |act, _| {
-            for id in heartbeat::due(act.run.now_us()) {
+            for (id, check) in heartbeat::due(act.run.now_us()) {
                 if let Some(addr) = registry::get(id) {
-                    addr.do_send(participant::PingCheck);
+                    match check {
+                        heartbeat::Check::Ping => addr.do_send(participant::PingCheck),
+                        heartbeat::Check::Keepalive => addr.do_send(participant::Keepalive),
+                    }
                 }
             }
         });

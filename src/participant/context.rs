@@ -44,6 +44,17 @@ pub struct RunContext {
     pub last_fault: AtomicU64,
     /// The target's management API, for kicks (`None` if its URL cannot be used for it).
     pub fault_api: Option<crate::fault_api::FaultApi>,
+    /// Servers that expire silent sessions instead of pinging (Janus): members send a keepalive
+    /// this often.
+    pub keepalive: Option<Duration>,
+    /// Rooms are numbered from here (`room_number`): unique to the run, so that runs sharing a
+    /// server never join each other's rooms.
+    pub room_base: u64,
+    /// The Janus control session (rooms created for the run, kicks, destroys), when the target
+    /// is Janus.
+    pub janus: Option<crate::target::janus::Control>,
+    /// Whether participants present signed tokens (a Janus that checks none gets none).
+    pub signs_tokens: bool,
 }
 
 impl RunContext {
@@ -88,7 +99,16 @@ impl RunContext {
             join_timeout: crate::plan::JOIN_TIMEOUT,
             leave_timeout: crate::plan::LEAVE_TIMEOUT,
             last_fault: AtomicU64::new(0),
+            keepalive: None,
+            room_base: 0,
+            janus: None,
+            signs_tokens: true,
         }
+    }
+
+    /// The run's number for room `index` (plan order): `room_base + index + 1`, never 0.
+    pub fn room_number(&self, index: u32) -> u64 {
+        self.room_base + u64::from(index) + 1
     }
 
     /// Moves the clock's start to `at` (a common start for shards), when that is still ahead:
@@ -108,6 +128,21 @@ impl RunContext {
         self.start_unix_ms = ms;
         self.start_unix = ms / 1000;
         self
+    }
+
+    /// A Janus token of `kind` expiring at `expire_at` (none when Janus checks no tokens).
+    pub fn janus_token(&self, kind: TokenKind, expire_at: u64) -> String {
+        use crate::signaling::janus::token;
+        if !self.signs_tokens {
+            return String::new();
+        }
+        match kind {
+            TokenKind::BadSignature => {
+                let forged = crate::credentials::SecretKey::new("not-the-secret");
+                token::mint(&forged, expire_at, &[token::VIDEOROOM])
+            }
+            _ => token::mint(&self.keys.secret_key, expire_at, &[token::VIDEOROOM]),
+        }
     }
 
     /// Notes that a scripted fault fires now.
@@ -133,6 +168,9 @@ impl RunContext {
                 self.start_unix + spec.expires_in.as_secs()
             }
         };
+        if self.driver == DriverKind::Janus {
+            return self.janus_token(spec.kind, expire_at);
+        }
         let access = RoomAccess {
             app_id: self.app.clone(),
             room_name: room.to_string(),

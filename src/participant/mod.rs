@@ -27,6 +27,6 @@ pub mod reconnect;
 pub mod registry;
 pub mod state;
 
-pub use actor::{Abort, Admit, Participant, PingCheck, Stop};
+pub use actor::{Abort, Admit, Keepalive, Participant, PingCheck, Stop};
 pub use context::RunContext;
 pub use faults::Inject;

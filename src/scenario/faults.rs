@@ -365,6 +365,18 @@ fn fault(r: &mut Reader, item: &Field, cx: &Context) -> Option<Fault> {
         );
         return None;
     }
+    if let (Some(rule), Some(kind), Some(kf)) = (rule, name, &kind_field)
+        && rule.fault_api
+        && kind != "close_rooms"
+        && let Some(Target::Janus(_)) = cx.target
+    {
+        r.problem(
+            kf.mark(),
+            &kf.path,
+            format!("the `janus` driver cannot inject `{kind}`: Janus's API can only destroy rooms (`close_rooms`) and kick members (`kick`); client faults (reset, blackhole, delay_frames) work against any server"),
+        );
+        return None;
+    }
 
     let (at, kind) = (at?, kind?);
     let (share, group, rooms, duration, by) = (

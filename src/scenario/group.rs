@@ -147,13 +147,22 @@ fn token(r: &mut Reader, f: &Field) -> Option<TokenSpec> {
     let m = r.map(f, Some(&["kind", "expires_in", "permission"]))?;
     let defaults = TokenSpec::default();
     let kind = match m.get("kind") {
-        Some(f) => r.word(&f, TOKEN_KINDS).map(|i| {
-            [
-                TokenKind::Valid,
-                TokenKind::Expired,
-                TokenKind::BadSignature,
-            ][i]
-        }),
+        Some(f) => r
+            .word(&f, TOKEN_KINDS)
+            .map(|i| {
+                [
+                    TokenKind::Valid,
+                    TokenKind::Expired,
+                    TokenKind::BadSignature,
+                ][i]
+            })
+            .filter(|kind| {
+                let refusable = r.tokens_checked || *kind == TokenKind::Valid;
+                if !refusable {
+                    r.problem(f.mark(), &f.path, format!("this Janus target checks no tokens (no `target.token_secret`), so tokens of kind `{}` would be accepted; set `token_secret` to Janus's `token_auth_secret`", TOKEN_KINDS[*kind as usize]));
+                }
+                refusable
+            }),
         None => Some(defaults.kind),
     };
     let expires_in = match m.get("expires_in") {

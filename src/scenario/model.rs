@@ -230,6 +230,37 @@ pub enum Target {
         /// extension, so server faults beyond kick may be scripted against it.
         fault_api: bool,
     },
+    /// A Janus server (VideoRoom plugin, WebSocket transport) that is already running.
+    Janus(JanusTarget),
+}
+
+/// A Janus target: where it listens and what the run needs to speak to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JanusTarget {
+    /// WebSocket URL, e.g. `ws://127.0.0.1:8188`.
+    pub url: String,
+    /// Janus's `token_auth_secret`, when it checks tokens: roomstorm signs each participant's
+    /// token with it (and signs expired or forged ones for token scenarios).
+    pub token_secret: Option<crate::credentials::SecretKey>,
+    /// How often members send a keepalive (Janus ends sessions silent for its
+    /// `session_timeout`, 60 s by default).
+    pub keepalive: Duration,
+}
+
+impl JanusTarget {
+    /// Keepalive default: well within Janus's default 60 s session timeout.
+    pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(25);
+}
+
+impl Target {
+    /// The signaling protocol the target speaks.
+    pub fn driver(&self) -> DriverKind {
+        match self {
+            Target::Embedded(_) => DriverKind::Qiniu,
+            Target::External { driver, .. } => *driver,
+            Target::Janus(_) => DriverKind::Janus,
+        }
+    }
 }
 
 /// Options of the embedded reference server.
@@ -273,6 +304,18 @@ impl Default for EmbeddedServer {
 pub enum DriverKind {
     /// The Qiniu-compatible protocol of the reference server (`docs/protocol.md`).
     Qiniu,
+    /// Janus's VideoRoom plugin over its WebSocket API (`docs/janus.md`).
+    Janus,
+}
+
+impl DriverKind {
+    /// Scenario name of the driver.
+    pub fn name(self) -> &'static str {
+        match self {
+            DriverKind::Qiniu => "qiniu",
+            DriverKind::Janus => "janus",
+        }
+    }
 }
 
 /// The rooms of a run.

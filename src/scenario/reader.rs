@@ -133,6 +133,12 @@ pub(crate) struct Reader<'e> {
     problems: Vec<Problem>,
     /// Environment lookup for `${NAME}`.
     pub env: &'e dyn Fn(&str) -> Option<String>,
+    /// The target's driver, once `target` is read: what it cannot produce is refused where
+    /// the scenario expects it.
+    pub driver: crate::scenario::DriverKind,
+    /// Whether the target checks tokens (a Janus target without `token_secret` does not), so
+    /// that bad and expired tokens can be refused at all.
+    pub tokens_checked: bool,
 }
 
 impl<'e> Reader<'e> {
@@ -142,6 +148,8 @@ impl<'e> Reader<'e> {
             file: file.to_string(),
             problems: Vec::new(),
             env,
+            driver: crate::scenario::DriverKind::Qiniu,
+            tokens_checked: true,
         }
     }
 

@@ -316,13 +316,16 @@ pub fn json_schema() -> Value {
                 "type": "object", "additionalProperties": false,
                 "properties": {
                     "embedded": embedded,
-                    "url": {"type": "string", "pattern": "^http://.+", "description": "HTTP base URL of an already running server (TLS is not supported yet)."},
-                    "driver": {"enum": DRIVERS, "description": "Signaling protocol of the external server (default qiniu)."},
-                    "fault_api": {"type": "boolean", "description": "The external server is `roomstorm serve` with the fault-injection extension, so server faults beyond kick may be scripted (default false)."}
+                    "url": {"type": "string", "pattern": "^(http|ws)://.+", "description": "HTTP base URL of an already running server (TLS is not supported yet); with `driver: janus`, Janus's WebSocket URL (ws://127.0.0.1:8188)."},
+                    "driver": {"enum": DRIVERS, "description": "Signaling protocol of the external server (default qiniu; janus: Janus's VideoRoom, docs/janus.md)."},
+                    "fault_api": {"type": "boolean", "description": "The external server is `roomstorm serve` with the fault-injection extension, so server faults beyond kick may be scripted (default false)."},
+                    "token_secret": {"type": "string", "description": "driver janus: Janus's token_auth_secret (${NAME} from the environment); participants present tokens signed with it. Without it, none are sent."},
+                    "keepalive": {"$ref": "#/$defs/duration", "description": "driver janus: how often members send a keepalive (default 25s; Janus's session timeout is 60 s)."}
                 },
                 "oneOf": [
-                    {"required": ["embedded"], "not": {"anyOf": [{"required": ["driver"]}, {"required": ["fault_api"]}]}},
-                    {"required": ["url"]}
+                    {"required": ["embedded"], "not": {"anyOf": [{"required": ["driver"]}, {"required": ["fault_api"]}, {"required": ["token_secret"]}, {"required": ["keepalive"]}]}},
+                    {"required": ["url", "driver"], "properties": {"driver": {"const": "janus"}, "url": {"pattern": "^ws://.+"}}, "not": {"required": ["fault_api"]}},
+                    {"required": ["url"], "properties": {"driver": {"const": "qiniu"}, "url": {"pattern": "^http://.+"}}, "not": {"anyOf": [{"required": ["token_secret"]}, {"required": ["keepalive"]}]}}
                 ]
             },
             "app": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$", "description": "App id rooms live in (default roomstorm)."},

@@ -327,7 +327,10 @@ fn codes_list(r: &mut Reader, f: &Field, join: bool) -> Option<Vec<u32>> {
                 );
                 ok = false;
             }
-            Some(code) if code == 0 || KNOWN_CODES.contains(&code) => out.push(code),
+            Some(code) if code == 0 || KNOWN_CODES.contains(&code) => {
+                ok &= driver_can_produce(r, code, item.mark(), &item.path);
+                out.push(code);
+            }
             Some(code) => {
                 r.problem(
                     item.mark(),
@@ -340,6 +343,37 @@ fn codes_list(r: &mut Reader, f: &Field, join: bool) -> Option<Vec<u32>> {
         }
     }
     ok.then_some(out)
+}
+
+/// Whether the target's driver can ever report `code`; if not, says so at `mark` (a scenario
+/// that expects an outcome its server cannot produce would fail for the wrong reason).
+fn driver_can_produce(
+    r: &mut Reader,
+    code: u32,
+    mark: crate::scenario::raw::Mark,
+    path: &str,
+) -> bool {
+    let why = match (r.driver, code) {
+        (crate::scenario::DriverKind::Janus, codes::ROOM_FULL) => {
+            "Janus limits only publishers with media (432), and the `janus` driver joins without media, so a room never answers 10011; use the embedded server for room-full scenarios"
+        }
+        (crate::scenario::DriverKind::Janus, codes::DUPLICATE_LOGIN) => {
+            "Janus has no equivalent of 10022: a second join with the same id is refused (436) and the member already in is never told; use the embedded server for duplicate-login scenarios"
+        }
+        (_, codes::TOKEN_INVALID | codes::TOKEN_EXPIRED) if !r.tokens_checked => {
+            "this Janus target checks no tokens (no `target.token_secret`), so every token is accepted; set `token_secret` to Janus's `token_auth_secret`"
+        }
+        _ => return true,
+    };
+    r.problem(
+        mark,
+        path,
+        format!(
+            "the `{}` driver cannot produce {code}: {why}",
+            r.driver.name()
+        ),
+    );
+    false
 }
 
 fn known_codes(with_zero: bool) -> String {
@@ -368,7 +402,9 @@ pub(crate) fn expect_counts(r: &mut Reader, f: &Field) -> Option<Vec<(OutcomeKey
             "transport_error" => Some(OutcomeKey::TransportError),
             _ => match key.parse::<u32>() {
                 Ok(codes::KICKED) => Some(OutcomeKey::Kicked),
-                Ok(code) if KNOWN_CODES.contains(&code) => Some(OutcomeKey::Code(code)),
+                Ok(code) if KNOWN_CODES.contains(&code) => {
+                    driver_can_produce(r, code, mark, &value.path).then_some(OutcomeKey::Code(code))
+                }
                 Ok(0) => {
                     r.problem(
                         mark,

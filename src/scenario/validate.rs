@@ -7,12 +7,12 @@ use super::faults;
 use super::group::{self, SizeSpec};
 use super::interpolate::interpolate;
 use super::model::{
-    DriverKind, EmbeddedServer, GeneratorLimits, GroupSize, NamePattern, PatternValue, PatternVars,
-    ROOM_VARS, Rooms, Scenario, Target,
+    DriverKind, EmbeddedServer, GeneratorLimits, GroupSize, JanusTarget, NamePattern, PatternValue,
+    PatternVars, ROOM_VARS, Rooms, Scenario, Target,
 };
 use super::problem::ScenarioErrors;
 use super::raw::{self, Mark};
-use super::reader::{Field, Reader};
+use super::reader::{Field, Map, Reader};
 use crate::credentials::KeyPair;
 
 /// Top-level keys.
@@ -48,7 +48,16 @@ pub(crate) const EMBEDDED_KEYS: &[&str] = &[
     "auth_delay",
 ];
 /// `target.driver` values.
-pub(crate) const DRIVERS: &[&str] = &["qiniu"];
+pub(crate) const DRIVERS: &[&str] = &["qiniu", "janus"];
+/// Keys of `target`.
+pub(crate) const TARGET_KEYS: &[&str] = &[
+    "embedded",
+    "url",
+    "driver",
+    "fault_api",
+    "token_secret",
+    "keepalive",
+];
 /// Most rooms a scenario may ask for.
 pub(crate) const MAX_ROOMS: u64 = 1_000_000;
 
@@ -125,7 +134,7 @@ fn read(r: &mut Reader, root: &Field) -> Option<Scenario> {
         None => Some(Duration::from_secs(5)),
     };
     let target = match m.get("target") {
-        Some(f) => target(r, &f),
+        Some(f) => target(r, &f).inspect(|t| r.driver = t.target.driver()),
         None => Some(TargetRead {
             target: Target::Embedded(EmbeddedServer::default()),
             url_mark: None,
@@ -369,7 +378,7 @@ struct TargetRead {
 
 /// The target, and where `url` or `embedded.ping_interval` is written.
 fn target(r: &mut Reader, f: &Field) -> Option<TargetRead> {
-    let m = r.map(f, Some(&["embedded", "url", "driver", "fault_api"]))?;
+    let m = r.map(f, Some(TARGET_KEYS))?;
     let (kind, body) = m.exactly_one(r, &["embedded", "url"])?;
     if kind == "embedded" {
         if m.has("driver") {
@@ -423,6 +432,24 @@ fn target(r: &mut Reader, f: &Field) -> Option<TargetRead> {
             ping_interval_mark: e.get("ping_interval").map(|f| f.mark()),
         });
     }
+    let driver = match m.get("driver") {
+        Some(f) => r
+            .word(&f, DRIVERS)
+            .map(|i| [DriverKind::Qiniu, DriverKind::Janus][i]),
+        None => Some(DriverKind::Qiniu),
+    };
+    if driver == Some(DriverKind::Janus) {
+        return janus_target(r, &m, &body);
+    }
+    for key in ["token_secret", "keepalive"] {
+        if m.has(key) {
+            r.problem(
+                m.key_mark(key),
+                &m.field.child(key),
+                format!("`{key}` applies to `driver: janus` only"),
+            );
+        }
+    }
     let url = r.string(&body).and_then(|url| {
         let host = url.strip_prefix("http://");
         let ok = host.is_some_and(|h| !h.is_empty() && !h.starts_with('/') && !h.contains(char::is_whitespace));
@@ -433,10 +460,6 @@ fn target(r: &mut Reader, f: &Field) -> Option<TargetRead> {
         }
         ok.then(|| url.trim_end_matches('/').to_string())
     });
-    let driver = match m.get("driver") {
-        Some(f) => r.word(&f, DRIVERS).map(|_| DriverKind::Qiniu),
-        None => Some(DriverKind::Qiniu),
-    };
     let fault_api = match m.get("fault_api") {
         Some(f) => r.boolean(&f),
         None => Some(false),
@@ -448,6 +471,65 @@ fn target(r: &mut Reader, f: &Field) -> Option<TargetRead> {
             fault_api: fault_api?,
         },
         url_mark: Some(body.mark()),
+        ping_interval_mark: None,
+    })
+}
+
+/// A Janus target: a `ws://` URL, optionally the token secret and the keepalive interval.
+fn janus_target(r: &mut Reader, m: &Map, url: &Field) -> Option<TargetRead> {
+    // Known even when a value below is wrong: what Janus cannot produce is refused all the same.
+    r.driver = DriverKind::Janus;
+    r.tokens_checked = m.has("token_secret");
+    if m.has("fault_api") {
+        r.problem(
+            m.key_mark("fault_api"),
+            &m.field.child("fault_api"),
+            "`fault_api` is roomstorm's own extension; a Janus target takes server faults through Janus's API (`kick`, `close_rooms`) without it",
+        );
+    }
+    let text = r.string(url)?;
+    let host = text.strip_prefix("ws://");
+    let ok = host
+        .is_some_and(|h| !h.is_empty() && !h.starts_with('/') && !h.contains(char::is_whitespace));
+    if !ok {
+        let hint = if text.starts_with("wss://") {
+            "wss:// (TLS) is not supported yet; "
+        } else {
+            ""
+        };
+        r.problem(url.mark(), &url.path, format!("{hint}expected Janus's WebSocket URL such as ws://127.0.0.1:8188 (Janus listens on 127.0.0.1, not ::1), found `{text}`"));
+    }
+    let token_secret = match m.get("token_secret") {
+        Some(f) => {
+            let text = r.string(&f)?;
+            match interpolate(&text, r.env) {
+                Ok(value) if value.is_empty() => {
+                    r.problem(f.mark(), &f.path, "must not be empty");
+                    None
+                }
+                Ok(value) => Some(Some(crate::credentials::SecretKey::new(value))),
+                Err(messages) => {
+                    for message in messages {
+                        r.problem(f.mark(), &f.path, message);
+                    }
+                    None
+                }
+            }
+        }
+        None => Some(None),
+    };
+    let keepalive = match m.get("keepalive") {
+        Some(f) => r.positive_duration(&f),
+        None => Some(JanusTarget::DEFAULT_KEEPALIVE),
+    };
+    let token_secret = token_secret?;
+    Some(TargetRead {
+        target: Target::Janus(JanusTarget {
+            url: ok.then(|| text.trim_end_matches('/').to_string())?,
+            token_secret,
+            keepalive: keepalive?,
+        }),
+        url_mark: Some(url.mark()),
         ping_interval_mark: None,
     })
 }

@@ -411,3 +411,114 @@ fn mangled_input_never_panics() {
         assert!(result.is_ok(), "panicked on {input:?}");
     }
 }
+
+#[test]
+fn a_janus_target_becomes_the_exact_model_and_its_secret_comes_from_the_environment() {
+    let text = "\
+version: 1
+name: j
+deadline: 1m
+target: { url: 'ws://127.0.0.1:8188/', driver: janus, token_secret: '${TEST_SK}', keepalive: 10s }
+rooms: { count: 2 }
+groups:
+  - name: g
+    per_room: 2
+    arrival: { burst: {} }
+    token: { kind: expired }
+    script: [join: { expect: [10002] }, hold: { for: 5s, expect: [21003] }, leave]
+faults:
+  - { at: 2s, kind: close_rooms, share: 50% }
+  - { at: 3s, kind: kick, share: 10% }
+  - { at: 4s, kind: reset, share: 10% }
+";
+    let s = parse(text, "j.yaml", &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.target,
+        Target::Janus(JanusTarget {
+            url: "ws://127.0.0.1:8188".into(),
+            token_secret: Some(crate::credentials::SecretKey::new("sk-2")),
+            keepalive: secs(10),
+        })
+    );
+    assert_eq!(s.target.driver(), DriverKind::Janus);
+    assert!(s.credentials.is_none(), "Janus needs no access key");
+    let bare = text
+        .replace(", token_secret: '${TEST_SK}', keepalive: 10s", "")
+        .replace("    token: { kind: expired }\n", "")
+        .replace("join: { expect: [10002] }", "join");
+    let s = parse(&bare, "j.yaml", &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.target,
+        Target::Janus(JanusTarget {
+            url: "ws://127.0.0.1:8188".into(),
+            token_secret: None,
+            keepalive: JanusTarget::DEFAULT_KEEPALIVE,
+        })
+    );
+}
+
+#[test]
+fn what_janus_cannot_produce_is_refused_where_it_is_written_naming_the_driver() {
+    let text = "\
+version: 1
+name: j
+deadline: 1m
+target: { url: 'ws://127.0.0.1:8188', driver: janus, fault_api: true }
+rooms: { count: 2 }
+groups:
+  - name: g
+    per_room: 2
+    arrival: { burst: {} }
+    token: { kind: bad_signature }
+    script: [join: { expect: [0, 10011] }, hold: { for: 5s, expect: [10022] }, leave]
+    expect: { completed: 1, 10022: 1, 10001: 1 }
+faults:
+  - { at: 2s, kind: stall, for: 1s }
+  - { at: 3s, kind: close_rooms, share: 50% }
+";
+    let err = parse(text, "j.yaml", &env).unwrap_err();
+    let lines: Vec<String> = err.problems().iter().map(|p| p.to_string()).collect();
+    let no_tokens = "this Janus target checks no tokens (no `target.token_secret`)";
+    let no_10022 = "the `janus` driver cannot produce 10022: Janus has no equivalent of 10022: a second join with the same id is refused (436) and the member already in is never told; use the embedded server for duplicate-login scenarios";
+    assert_eq!(
+        lines,
+        [
+            "j.yaml:4:54: target.fault_api: `fault_api` is roomstorm's own extension; a Janus target takes server faults through Janus's API (`kick`, `close_rooms`) without it".to_string(),
+            format!("j.yaml:10:20: groups[0].token.kind: {no_tokens}, so tokens of kind `bad_signature` would be accepted; set `token_secret` to Janus's `token_auth_secret`"),
+            "j.yaml:11:34: groups[0].script[0].join.expect[1]: the `janus` driver cannot produce 10011: Janus limits only publishers with media (432), and the `janus` driver joins without media, so a room never answers 10011; use the embedded server for room-full scenarios".to_string(),
+            format!("j.yaml:11:70: groups[0].script[1].hold.expect[0]: {no_10022}"),
+            format!("j.yaml:12:29: groups[0].expect.10022: {no_10022}"),
+            format!("j.yaml:12:39: groups[0].expect.10001: the `janus` driver cannot produce 10001: {no_tokens}, so every token is accepted; set `token_secret` to Janus's `token_auth_secret`"),
+            "j.yaml:14:21: faults[0].kind: the `janus` driver cannot inject `stall`: Janus's API can only destroy rooms (`close_rooms`) and kick members (`kick`); client faults (reset, blackhole, delay_frames) work against any server".to_string(),
+        ]
+    );
+    // Janus speaks WebSocket only, and the codes are still refused when the URL is wrong.
+    let http = text.replace("ws://127.0.0.1:8188", "http://127.0.0.1:8188");
+    let lines: Vec<String> = parse(&http, "j.yaml", &env)
+        .unwrap_err()
+        .problems()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert!(lines.contains(&"j.yaml:4:16: target.url: expected Janus's WebSocket URL such as ws://127.0.0.1:8188 (Janus listens on 127.0.0.1, not ::1), found `http://127.0.0.1:8188`".to_string()), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("cannot produce 10011")),
+        "{lines:?}"
+    );
+    // Janus keys on a Qiniu target are refused too.
+    let qiniu = "\
+version: 1
+name: q
+deadline: 1m
+target: { url: 'http://127.0.0.1:7788', keepalive: 5s }
+credentials: { access_key: a, secret_key: b }
+rooms: { count: 1 }
+groups:
+  - { name: g, per_room: 1, arrival: { burst: {} }, script: [join, leave] }
+";
+    let err = parse(qiniu, "q.yaml", &env).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "q.yaml:4:41: target.keepalive: `keepalive` applies to `driver: janus` only"
+    );
+}

@@ -72,6 +72,9 @@ pub enum RoomEvent {
     },
     /// The server's heartbeat (arms the client's dead-server timer).
     Heartbeat,
+    /// The server confirmed our leave (drivers whose server keeps the socket open after a
+    /// leave: [`SignalingDriver::leave_is_answered`]).
+    Left,
 }
 
 /// A protocol violation by the server: the participant ends with a transport error naming it.
@@ -103,6 +106,9 @@ pub struct JoinRequest {
     pub room_token: String,
     /// `playerdata`.
     pub user_data: String,
+    /// The run's number for the room, unique to the run: servers that name rooms by number
+    /// (Janus) join this one, which the run created.
+    pub room_number: u64,
 }
 
 /// A server's signaling protocol, without I/O. Methods append frames to send to `out`.
@@ -127,11 +133,26 @@ pub trait SignalingDriver {
     fn resume(&mut self, nonce: u64) -> Option<Action>;
     /// The re-auth succeeded (RECONNECTED): frames the client sends then.
     fn resumed(&mut self, out: &mut Vec<String>);
+    /// The WebSocket subprotocol the server requires (`Sec-WebSocket-Protocol`), if any.
+    fn subprotocol(&self) -> Option<&'static str> {
+        None
+    }
+    /// Frames that keep an idle session alive, for servers that expire silent sessions instead
+    /// of pinging (the participant calls this every [`crate::participant::RunContext`]
+    /// `keepalive` interval while in the room).
+    fn keepalive(&mut self, _out: &mut Vec<String>) {}
+    /// `true`: the server answers a leave and keeps the socket open, so the participant waits
+    /// for [`RoomEvent::Left`] before closing; `false`: it closes right after the leave frames
+    /// and the server's close ends the leave.
+    fn leave_is_answered(&self) -> bool {
+        false
+    }
 }
 
 /// A driver of `kind`.
 pub fn new_driver(kind: DriverKind) -> Box<dyn SignalingDriver> {
     match kind {
         DriverKind::Qiniu => Box::new(qiniu::QiniuDriver::default()),
+        DriverKind::Janus => Box::new(janus::JanusDriver::default()),
     }
 }

@@ -245,6 +245,7 @@ mod tests {
             user: "alice".into(),
             room_token: "ak:sig=:payload=".into(),
             user_data: "da".into(),
+            room_number: 0,
         };
         assert_eq!(
             d.begin_join(&join),

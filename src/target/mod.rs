@@ -13,6 +13,7 @@ use crate::scenario::{DriverKind, EmbeddedServer, Scenario, Target};
 use crate::server::metrics::{Departure, Metrics};
 use crate::server::{self, AppSettings, ServerConfig, Timings, limits};
 
+pub mod janus;
 pub mod processes;
 
 /// File descriptors one embedded-run participant needs: both ends of its WebSocket live in this
@@ -55,6 +56,17 @@ pub struct PreparedTarget {
     pub keys: KeyPair,
     /// The embedded server, when there is one.
     pub embedded: Option<EmbeddedHandle>,
+    /// What a Janus target needs besides its URL.
+    pub janus: Option<JanusSettings>,
+}
+
+/// What a run against Janus needs besides its URL.
+#[derive(Debug, Clone, Copy)]
+pub struct JanusSettings {
+    /// Members' keepalive interval.
+    pub keepalive: std::time::Duration,
+    /// Janus checks tokens: participants present ones signed with the secret in `keys`.
+    pub signs_tokens: bool,
 }
 
 impl std::fmt::Debug for PreparedTarget {
@@ -83,19 +95,37 @@ pub fn prepare(
     clients: Clients,
     override_url: Option<&str>,
 ) -> Result<PreparedTarget, TargetError> {
-    let target = match override_url {
-        Some(url) => Target::External {
+    let target = match (override_url, &scenario.target) {
+        (Some(url), Target::Janus(j)) => Target::Janus(crate::scenario::JanusTarget {
+            url: url.trim_end_matches('/').to_string(),
+            ..j.clone()
+        }),
+        (Some(url), t) => Target::External {
             url: url.to_string(),
-            driver: match &scenario.target {
-                Target::External { driver, .. } => *driver,
-                Target::Embedded(_) => DriverKind::Qiniu,
-            },
+            driver: t.driver(),
             // Whether it has the fault API is probed before the run when the plan needs it.
             fault_api: true,
         },
-        None => scenario.target.clone(),
+        (None, t) => t.clone(),
     };
     match target {
+        Target::Janus(j) => Ok(PreparedTarget {
+            janus: Some(JanusSettings {
+                keepalive: j.keepalive,
+                signs_tokens: j.token_secret.is_some(),
+            }),
+            base_url: j.url,
+            driver: DriverKind::Janus,
+            // Janus tokens are signed with the secret alone; without one, none is sent.
+            keys: match j.token_secret {
+                Some(secret) => KeyPair {
+                    access_key: "janus".into(),
+                    secret_key: secret,
+                },
+                None => KeyPair::random(),
+            },
+            embedded: None,
+        }),
         Target::External { url, driver, .. } => {
             let keys = scenario
                 .credentials
@@ -106,6 +136,7 @@ pub fn prepare(
                 driver,
                 keys,
                 embedded: None,
+                janus: None,
             })
         }
         Target::Embedded(options) => {
@@ -141,6 +172,7 @@ pub fn prepare(
                 driver: DriverKind::Qiniu,
                 keys,
                 embedded: Some(handle),
+                janus: None,
             })
         }
     }

@@ -199,9 +199,24 @@ pub async fn http_get(pool: &SourcePool, url: &str) -> Result<(u16, Bytes), Tran
     }
 }
 
-/// Opens a WebSocket to `url` with small buffers.
-pub async fn ws_open(pool: &SourcePool, url: &str) -> Result<Socket, TransportError> {
+/// Opens a WebSocket to `url` with small buffers, asking for `subprotocol` when the server
+/// requires one (the handshake then fails unless the server agrees to it).
+pub async fn ws_open(
+    pool: &SourcePool,
+    url: &str,
+    subprotocol: Option<&'static str>,
+) -> Result<Socket, TransportError> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
     let ep = endpoint(url)?;
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| TransportError::Handshake(e.to_string()))?;
+    if let Some(p) = subprotocol {
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(p));
+    }
     let addr = resolve(&ep).await?;
     let stream = pool.connect(addr).await?;
     let config = WebSocketConfig::default()
@@ -209,7 +224,7 @@ pub async fn ws_open(pool: &SourcePool, url: &str) -> Result<Socket, TransportEr
         .write_buffer_size(0)
         .max_message_size(Some(MAX_FRAME))
         .max_frame_size(Some(MAX_FRAME));
-    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
+    let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
         .await
         .map_err(|e| TransportError::Handshake(e.to_string()))?;
     Ok(ws)

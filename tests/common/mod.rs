@@ -3,6 +3,7 @@
 //! server is checked against the protocol text, not against roomstorm's own client code.
 #![allow(dead_code)]
 
+pub mod janus;
 pub mod scratch;
 
 /// Reads the first line `roomstorm serve` prints (`… listening on http://ADDR`) from a child

@@ -30,7 +30,7 @@ use crate::plan::rng::SeededRng;
 use crate::scenario::{FaultKind, OutcomeKey, Step};
 use crate::signaling::{self, Action, JoinRequest, RoomEvent, SignalingDriver};
 use crate::transport::{self, Socket};
-pub use recovery::PingCheck;
+pub use recovery::{Keepalive, PingCheck};
 use recovery::{Phase, Recovery};
 
 /// Tells a participant to stop: leave if in a room, and end as aborted.
@@ -109,6 +109,8 @@ pub struct Participant {
     last_ping_us: u64,
     /// A check of the dead-server timer is registered with [`heartbeat`].
     watched: bool,
+    /// A keepalive is registered with [`heartbeat`] (servers that expire silent sessions).
+    keepalive_armed: bool,
     /// Peers seen that left since (slots): `seen` minus these is the current roster.
     gone: Vec<u32>,
     /// Peers shown as reconnecting (slot, since when): `user-reconnecting` without a
@@ -157,6 +159,7 @@ impl Participant {
             net: None,
             last_ping_us: 0,
             watched: false,
+            keepalive_armed: false,
             gone: Vec::new(),
             marks: Vec::new(),
             permit: None,
@@ -281,6 +284,7 @@ impl Participant {
             user: self.user.clone(),
             room_token: self.run.room_token(&group.token, room, &self.user),
             user_data: group.user_data.to_string(),
+            room_number: self.run.room_number(self.planned().room),
         };
         recorder::record(|r| self.transition(ConnectionEvent::JoinStarted, r));
         // A fresh join starts a fresh session (no reconnect token from an earlier stay), as the
@@ -327,7 +331,8 @@ impl Participant {
             Action::Open { url } => {
                 self.waiting = Waiting::Socket;
                 self.connect_started_us = self.run.now_us();
-                let fut = async move { transport::ws_open(&run.sources, &url).await };
+                let subprotocol = self.driver.subprotocol();
+                let fut = async move { transport::ws_open(&run.sources, &url, subprotocol).await };
                 ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
                     if act.waiting != Waiting::Socket {
                         return;
@@ -464,6 +469,9 @@ impl Participant {
                 self.reauth_answer(code, ctx)
             }
             RoomEvent::Heartbeat => self.heartbeat(now, ctx),
+            RoomEvent::Left if self.waiting == Waiting::LeaveClose => self.leave_done(true, ctx),
+            // A leave confirmed after the leave timeout already ended it.
+            RoomEvent::Left => {}
             RoomEvent::Disconnected {
                 code: reconnect::REAUTH_REQUESTED,
             } if self.state.in_room() => {
@@ -515,6 +523,7 @@ impl Participant {
                     r.notices_unknown_user += unknown;
                     self.transition(ConnectionEvent::Accepted, r);
                 });
+                self.arm_keepalive(now);
                 self.step += 1;
                 self.run_step(ctx);
             }
@@ -710,8 +719,10 @@ impl Participant {
         self.end_stay(now);
         let mut out = Vec::new();
         self.driver.leave(&mut out);
+        // A server that answers the leave gets the close after its answer (`RoomEvent::Left`).
+        let answered = self.driver.leave_is_answered() && !out.is_empty();
         self.send(out);
-        if let Some(link) = &mut self.link {
+        if !answered && let Some(link) = &mut self.link {
             link.send(Message::Close(None));
         }
         self.waiting = Waiting::LeaveClose;

@@ -61,7 +61,11 @@ impl Participant {
         self.last_ping_us = now.max(1);
         if !self.watched {
             self.watched = true;
-            heartbeat::watch(self.id, self.last_ping_us + self.ping_timeout_us());
+            heartbeat::watch(
+                self.id,
+                self.last_ping_us + self.ping_timeout_us(),
+                heartbeat::Check::Ping,
+            );
         }
     }
 
@@ -183,7 +187,8 @@ impl Participant {
         }
         self.connect_started_us = now;
         let run = self.run.clone();
-        let fut = async move { transport::ws_open(&run.sources, &url).await };
+        let subprotocol = self.driver.subprotocol();
+        let fut = async move { transport::ws_open(&run.sources, &url, subprotocol).await };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             let current = act
                 .recovery
@@ -290,6 +295,7 @@ impl Participant {
         let mut out = Vec::new();
         self.driver.resumed(&mut out);
         self.send(out);
+        self.arm_keepalive(now);
     }
 
     pub(super) fn reauth_answer(&mut self, code: u32, ctx: &mut Context<Self>) {
@@ -497,6 +503,19 @@ impl Handler<Inject> for Participant {
 impl Participant {
     /// Kicks this participant through the server's management API (as an admin would).
     pub(super) fn kick_self(&mut self, index: usize, ctx: &mut Context<Self>) {
+        if let Some(control) = self.run.janus.clone() {
+            // Janus kicks by room number and member id, with the room's secret.
+            let room = self.run.room_number(self.planned().room);
+            let id = crate::signaling::janus::driver::member_id(&self.user);
+            let call = async move { control.kick(room, id).await };
+            ctx.spawn(call.into_actor(self).map(move |res, _, _| {
+                if let Err(err) = res {
+                    tracing::debug!(%err, "kick failed");
+                    recorder::record(|r| r.recovery.fault(index).failed += 1);
+                }
+            }));
+            return;
+        }
         let Some(api) = self.run.fault_api.clone() else {
             return recorder::record(|r| r.recovery.fault(index).failed += 1);
         };
@@ -512,6 +531,44 @@ impl Participant {
                 recorder::record(|r| r.recovery.fault(index).failed += 1);
             }
         }));
+    }
+}
+
+/// The worker found this participant's keepalive due: a member sends one and sets the next.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Keepalive;
+
+impl Handler<Keepalive> for Participant {
+    type Result = ();
+
+    fn handle(&mut self, _: Keepalive, _ctx: &mut Self::Context) {
+        self.keepalive_armed = false;
+        // Not in a session now (between stays, reconnecting): the next stay arms it again.
+        if self.settled || !self.state.in_room() || self.recovery.is_some() || self.link.is_none() {
+            return;
+        }
+        let mut out = Vec::new();
+        self.driver.keepalive(&mut out);
+        self.send(out);
+        self.arm_keepalive(self.run.now_us());
+    }
+}
+
+impl Participant {
+    /// Registers the next keepalive, for servers that expire silent sessions (one entry at a
+    /// time: a stale one fires, finds nothing or sends an early keepalive, and re-arms).
+    pub(super) fn arm_keepalive(&mut self, now: u64) {
+        if let Some(every) = self.run.keepalive
+            && !self.keepalive_armed
+        {
+            self.keepalive_armed = true;
+            heartbeat::watch(
+                self.id,
+                now + every.as_micros() as u64,
+                heartbeat::Check::Keepalive,
+            );
+        }
     }
 }
 
@@ -531,7 +588,7 @@ impl Handler<PingCheck> for Participant {
         let due = self.last_ping_us + self.ping_timeout_us();
         if self.run.now_us() < due {
             self.watched = true;
-            heartbeat::watch(self.id, due);
+            heartbeat::watch(self.id, due, heartbeat::Check::Ping);
         } else {
             self.lose(Loss::PingTimeout, ctx);
         }

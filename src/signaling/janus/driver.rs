@@ -15,8 +15,9 @@
 //! whichever order they come. Janus repeats a departing member's news (`unpublished` twice, then
 //! `leaving`); each member is joined and left once here, by its numeric id.
 //!
-//! Not wired into participants yet: the seam still lacks the WebSocket subprotocol, a keepalive
-//! hook and a "left" event (Janus does not close the socket after `leave`).
+//! Janus keeps the socket open after a leave: the driver answers the `leaving: "ok"` with a
+//! `destroy` of the session and reports [`RoomEvent::Left`] when that is done, so the leave's
+//! latency covers the server's whole part of it.
 
 use std::collections::HashMap;
 
@@ -43,6 +44,8 @@ enum Stage {
     Leaving(String),
     /// `claim` sent on a new socket (reconnect).
     Claiming(String),
+    /// Left the room; `destroy` of the session sent (this transaction).
+    Destroying(String),
 }
 
 /// One participant's Janus session.
@@ -97,17 +100,6 @@ impl JanusDriver {
     pub fn with_ids(mut self, room: u64, member: u64) -> Self {
         self.ids = Some((room, member));
         self
-    }
-
-    /// The `keepalive` to send (Janus ends a session silent for its session timeout, 60 s by
-    /// default); none before a session exists.
-    pub fn keepalive(&mut self, out: &mut Vec<String>) {
-        if let Some(session) = self.session {
-            let t = self.transaction();
-            out.push(
-                json!({"janus": "keepalive", "session_id": session, "transaction": t}).to_string(),
-            );
-        }
     }
 
     fn transaction(&mut self) -> String {
@@ -181,6 +173,12 @@ impl JanusDriver {
     }
 }
 
+/// The member id a user joins with: its name when that is a number, else a hash of it (so the
+/// same user always has the same id, and a kick can name it).
+pub fn member_id(user: &str) -> u64 {
+    numeric_id(user)
+}
+
 /// A numeric id for a name that is not one: FNV-1a, kept within 2^53 so that every JSON reader
 /// holds it exactly, and never 0.
 fn numeric_id(name: &str) -> u64 {
@@ -202,9 +200,12 @@ fn bad(what: &str, frame: &Incoming) -> DriverError {
 
 impl SignalingDriver for JanusDriver {
     fn begin_join(&mut self, join: &JoinRequest) -> Action {
-        let (room, member) = self
-            .ids
-            .unwrap_or_else(|| (numeric_id(&join.room), numeric_id(&join.user)));
+        let room = if join.room_number != 0 {
+            join.room_number
+        } else {
+            numeric_id(&join.room)
+        };
+        let (room, member) = self.ids.unwrap_or((room, member_id(&join.user)));
         self.room = room;
         self.member = member;
         self.display = join.user.clone();
@@ -347,8 +348,45 @@ impl SignalingDriver for JanusDriver {
                     data: VideoRoom::LeftSelf { .. },
                 },
             ) if answers(&transaction, t) => {
-                self.stage = Stage::Idle;
+                // Out of the room: the session (and its handle) goes too.
+                let (t, destroy) = self.request(json!({"janus": "destroy"}));
+                self.stage = Stage::Destroying(t);
+                out.push(destroy);
                 Ok(None)
+            }
+            (Stage::Destroying(t), Incoming::Success { transaction, .. }) if *t == transaction => {
+                self.stage = Stage::Idle;
+                self.session = None;
+                Ok(Some(RoomEvent::Left))
+            }
+            (
+                Stage::Destroying(t),
+                Incoming::Error {
+                    transaction: Some(transaction),
+                    ..
+                },
+            ) if *t == transaction => {
+                // Gone already (timed out): the leave is done all the same.
+                self.stage = Stage::Idle;
+                self.session = None;
+                Ok(Some(RoomEvent::Left))
+            }
+            // A refused leave (the token expired meanwhile): closing the socket ends a session
+            // that cannot be reclaimed at once, so the leave is over all the same.
+            (Stage::Leaving(t), Incoming::Error { transaction, .. })
+                if answers(&transaction, t) =>
+            {
+                self.stage = Stage::Idle;
+                Ok(Some(RoomEvent::Left))
+            }
+            // A keepalive refused in the room: the token has expired (or was revoked) and Janus
+            // will end the session; the member is out as the SDK reports a token refusal.
+            (Stage::InRoom, Incoming::Error { code: 403, .. }) => {
+                self.stage = Stage::Idle;
+                let RoomEvent::JoinRefused { code } = self.token_refused() else {
+                    unreachable!("token_refused always refuses")
+                };
+                Ok(Some(RoomEvent::Disconnected { code }))
             }
             (
                 Stage::InRoom | Stage::Leaving(_),
@@ -375,9 +413,6 @@ impl SignalingDriver for JanusDriver {
         let (t, f) = self.message(json!({"request": "leave"}));
         self.stage = Stage::Leaving(t);
         out.push(f);
-        // The session goes with the join: nothing keeps it (or its handle) on the server.
-        let (_, destroy) = self.request(json!({"janus": "destroy"}));
-        out.push(destroy);
     }
 
     fn resume(&mut self, _nonce: u64) -> Option<Action> {
@@ -387,6 +422,23 @@ impl SignalingDriver for JanusDriver {
     }
 
     fn resumed(&mut self, _out: &mut Vec<String>) {}
+
+    fn subprotocol(&self) -> Option<&'static str> {
+        Some(SUBPROTOCOL)
+    }
+
+    /// A `keepalive` on the session (Janus ends a session silent for its session timeout, 60 s
+    /// by default); none before a session exists.
+    fn keepalive(&mut self, out: &mut Vec<String>) {
+        if let Some(session) = self.session {
+            let (_, f) = self.request(json!({"janus": "keepalive", "session_id": session}));
+            out.push(f);
+        }
+    }
+
+    fn leave_is_answered(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
@@ -413,6 +465,7 @@ mod tests {
             user: user.into(),
             room_token: String::new(),
             user_data: String::new(),
+            room_number: 0,
         }
     }
 
@@ -562,7 +615,7 @@ mod tests {
     }
 
     #[test]
-    fn leave_sends_leave_and_destroy_and_its_answer_is_quiet() {
+    fn leave_sends_leave_then_destroys_the_session_and_reports_left() {
         let mut d = JanusDriver::new("carol").with_ids(4242, 3);
         let mut out = Vec::new();
         d.begin_join(&join_request("carol"));
@@ -579,12 +632,61 @@ mod tests {
             .iter()
             .map(|f| serde_json::from_str(f).unwrap())
             .collect();
+        assert_eq!(bye.len(), 1, "the destroy waits for the leave's answer");
         assert_eq!(bye[0]["body"], json!({"request": "leave"}));
         assert_eq!(bye[0]["transaction"], "carol-4");
-        assert_eq!(bye[1]["janus"], "destroy");
+        assert!(d.leave_is_answered());
+        // `leaving: "ok"` and its ack, in the recorded order: the session is destroyed next.
+        let mut destroy = Vec::new();
         for f in &frames[4..6] {
-            assert_eq!(d.on_text(f, &mut out).unwrap(), None, "{f}");
+            assert_eq!(d.on_text(f, &mut destroy).unwrap(), None, "{f}");
         }
+        let destroy: Vec<Value> = destroy
+            .iter()
+            .map(|f| serde_json::from_str(f).unwrap())
+            .collect();
+        assert_eq!(destroy.len(), 1);
+        assert_eq!(destroy[0]["janus"], "destroy");
+        assert_eq!(destroy[0]["transaction"], "carol-5");
+        let session = destroy[0]["session_id"].clone();
+        // Janus answers a destroy with `success` (janus-notes.md §2): the leave is done.
+        let done = json!({"janus": "success", "session_id": session, "transaction": "carol-5"});
+        assert_eq!(
+            d.on_text(&done.to_string(), &mut out).unwrap(),
+            Some(RoomEvent::Left)
+        );
+        assert_eq!(d.resume(1), None, "nothing left to claim after a leave");
+    }
+
+    #[test]
+    fn keepalives_carry_the_session_and_token_and_a_refused_one_ends_the_stay() {
+        let secret = crate::credentials::SecretKey::new("s");
+        let mut d = JanusDriver::new("bob").with_ids(4242, 2);
+        d.now_unix = || 1_800_000_000;
+        let mut join = join_request("bob");
+        join.room_token = super::super::token::mint(&secret, 1_800_000_030, &[PLUGIN]);
+        d.begin_join(&join);
+        let mut out = Vec::new();
+        d.on_socket_open(&mut out);
+        for f in &to("bob")[..4] {
+            d.on_text(f, &mut out).unwrap();
+        }
+        let mut ka = Vec::new();
+        d.keepalive(&mut ka);
+        let ka: Value = serde_json::from_str(&ka[0]).unwrap();
+        assert_eq!(ka["janus"], "keepalive");
+        assert_eq!(ka["session_id"], json!(d.session.unwrap()));
+        assert_eq!(ka["token"], json!(join.room_token));
+        // The token expires mid-stay: the next keepalive is refused and the member is out.
+        d.now_unix = || 1_800_000_031;
+        let refused = format!(
+            r#"{{"janus":"error","transaction":{},"error":{{"code":403,"reason":"Unauthorized request (wrong or missing secret/token)"}}}}"#,
+            ka["transaction"]
+        );
+        assert_eq!(
+            d.on_text(&refused, &mut out).unwrap(),
+            Some(RoomEvent::Disconnected { code: 10002 })
+        );
     }
 
     #[test]

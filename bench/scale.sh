@@ -79,62 +79,17 @@ for _ in $(seq 50); do
     sleep 0.2
 done
 
-# Samples both sides every 0.5 s until the run ends: seconds since the run started, tester RSS
-# (the run and its shard processes), server RSS (serve and its processes), in KiB.
-cat > "$WORK/sample.py" <<'PY'
-import os, sys, time
-run_pid, serve_pid, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-def tree(pid):
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        try:
-            for t in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{t}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return pids
-def rss(pids):
-    total = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/status") as f:
-                total += next((int(l.split()[1]) for l in f if l.startswith("VmRSS:")), 0)
-        except OSError:
-            pass
-    return total
-t0 = time.monotonic()
-with open(out, "w") as f:
-    while os.path.exists(f"/proc/{run_pid}") and not open(f"/proc/{run_pid}/stat").read().split(") ")[1].startswith("Z"):
-        f.write(f"{time.monotonic() - t0:.2f} {rss(tree(run_pid))} {rss(tree(serve_pid))}\n")
-        f.flush()
-        time.sleep(0.5)
-PY
-cpu_ticks() { # user + system clock ticks of a PID and its descendants (living ones)
-    python3 - "$1" <<'PY'
-import os, sys
-total, todo = 0, [int(sys.argv[1])]
-while todo:
-    p = todo.pop()
-    try:
-        f = open(f"/proc/{p}/stat").read().split(") ")[1].split()
-        total += int(f[11]) + int(f[12])
-        for t in os.listdir(f"/proc/{p}/task"):
-            todo += [int(c) for c in open(f"/proc/{p}/task/{t}/children").read().split()]
-    except OSError:
-        pass
-print(total)
-PY
-}
+# bench/procstat.py samples both sides every 0.5 s until the run ends (seconds since the run
+# started, tester RSS of the run and its shards, server RSS of serve and its processes, in KiB)
+# and reads CPU ticks of a process tree.
+cpu_ticks() { python3 bench/procstat.py cpu "$1"; }
 
 SERVER_TICKS_BEFORE=$(cpu_ticks "$SERVE_PID")
 /usr/bin/time -f "%U %S" -o "$WORK/time" \
     "$BIN" run "$WORK/scale.yaml" --shards "$SHARDS" --target "http://127.0.0.1:$PORT" \
     --out "$WORK/out" --quiet > "$WORK/run.out" 2> "$WORK/run.err" &
 RUN_PID=$!
-python3 "$WORK/sample.py" "$RUN_PID" "$SERVE_PID" "$WORK/rss.tsv" &
+python3 bench/procstat.py sample "$RUN_PID" "$SERVE_PID" "$WORK/rss.tsv" &
 SAMPLER_PID=$!
 # The shards wait for a common start 2 s + 0.1 s per shard ahead; everyone is in a room from the
 # last arrival (RAMP) to the first departure (HOLD): count the members in the middle of that.

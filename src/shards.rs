@@ -609,6 +609,8 @@ pub fn run_local(
     let mut children = Vec::with_capacity(n as usize);
     let shared: Shared = std::sync::Arc::new(std::sync::Mutex::new(vec![None; n as usize]));
     let mut readers: Vec<std::thread::JoinHandle<()>> = Vec::with_capacity(n as usize);
+    let janus_room_secret = std::env::var(crate::target::janus::ROOM_SECRET_ENV)
+        .unwrap_or_else(|_| crate::ids::random_hex(16));
     for i in 0..n {
         let out = dir.join("shards").join(i.to_string());
         std::fs::create_dir_all(&out)
@@ -643,6 +645,10 @@ pub fn run_local(
         if let Some(m) = options.max_connecting {
             cmd.arg("--max-connecting")
                 .arg(m.div_ceil(n as usize).to_string());
+        }
+        if matches!(scenario.target, crate::scenario::Target::Janus(_)) {
+            // One room secret for all shards: shard 0 fires `close_rooms` on every shard's rooms.
+            cmd.env(crate::target::janus::ROOM_SECRET_ENV, &janus_room_secret);
         }
         if let Some(p) = &embedded {
             cmd.env(ACCESS_KEY_ENV, &p.keys.access_key).env(

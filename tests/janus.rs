@@ -91,6 +91,11 @@ fn control_token(token_auth: bool) -> Option<String> {
 
 /// Runs `scenario` against `janus` and lists Janus's rooms and members every 250 ms meanwhile.
 fn run_watched(janus: &TestJanus, scenario: &str, token_auth: bool) -> Watched {
+    run_watched_with(janus, scenario, token_auth, &[])
+}
+
+/// [`run_watched`] with more `roomstorm run` arguments.
+fn run_watched_with(janus: &TestJanus, scenario: &str, token_auth: bool, args: &[&str]) -> Watched {
     let out = janus.dir().join("reports");
     let log = |name: &str| std::fs::File::create(janus.dir().join(name)).unwrap();
     let launched = Instant::now();
@@ -99,6 +104,7 @@ fn run_watched(janus: &TestJanus, scenario: &str, token_auth: bool) -> Watched {
         .arg(Path::new("scenarios").join(scenario))
         .args(["--target", &janus.url, "--out"])
         .arg(&out)
+        .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("ROOMSTORM_LOG")
         .env("JANUS_TOKEN_SECRET", SECRET)
@@ -195,14 +201,8 @@ fn mass_join_every_member_is_in_janus_s_rooms_at_once_and_the_rooms_go_afterward
     );
 }
 
-#[test]
-fn kicked_hosts_end_10006_destroyed_rooms_end_their_members_21003_and_latecomers_find_them_closed()
-{
-    let Some(janus) = TestJanus::start("janus-destroyed", &[]) else {
-        return;
-    };
-    let run = run_watched(&janus, "janus-room-destroyed.yaml", false);
-    assert_eq!(run.code, 0, "{}", run.output);
+/// The exact outcomes of `janus-room-destroyed.yaml`, by group.
+fn assert_room_destroyed_outcomes(run: &Watched) {
     assert_eq!(run.outcomes("host"), serde_json::json!({"kicked": 50}));
     assert_eq!(
         run.outcomes("member"),
@@ -212,6 +212,17 @@ fn kicked_hosts_end_10006_destroyed_rooms_end_their_members_21003_and_latecomers
         run.outcomes("latecomer"),
         serde_json::json!({"completed": 40, "10012": 10})
     );
+}
+
+#[test]
+fn kicked_hosts_end_10006_destroyed_rooms_end_their_members_21003_and_latecomers_find_them_closed()
+{
+    let Some(janus) = TestJanus::start("janus-destroyed", &[]) else {
+        return;
+    };
+    let run = run_watched(&janus, "janus-room-destroyed.yaml", false);
+    assert_eq!(run.code, 0, "{}", run.output);
+    assert_room_destroyed_outcomes(&run);
     // Janus's view: 550 in 50 rooms before the kick (8 s), the 500 members after it, and 40
     // rooms of 10 after the destroy (10 s).
     let before = run.between(6.0, 7.5);
@@ -239,6 +250,25 @@ fn kicked_hosts_end_10006_destroyed_rooms_end_their_members_21003_and_latecomers
         "{after:?}"
     );
     assert_eq!(run.rooms_after, 0);
+}
+
+#[test]
+fn two_shards_against_one_janus_share_the_room_numbers_and_secret_and_merge_exactly() {
+    let Some(janus) = TestJanus::start("janus-shards", &[]) else {
+        return;
+    };
+    let run = run_watched_with(
+        &janus,
+        "janus-room-destroyed.yaml",
+        false,
+        &["--shards", "2"],
+    );
+    assert_eq!(run.code, 0, "{}", run.output);
+    // Shard 0 fires `close_rooms` for rooms the other shard created: same numbers, same secret.
+    assert_room_destroyed_outcomes(&run);
+    assert_eq!(run.peak_members().members.len(), 550);
+    assert_eq!(run.peak_members().rooms, 50);
+    assert_eq!(run.rooms_after, 0, "each shard destroys its own rooms");
 }
 
 #[test]

@@ -23,6 +23,11 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::signaling::janus::driver::{PLUGIN, SUBPROTOCOL};
 use crate::transport::{self, SourcePool};
 
+/// The environment variable that gives the rooms' secret (shards of one run share it, so that
+/// any shard can destroy any room; set it alike on every machine of a `--shard I/N` run). Unset:
+/// a random secret per run.
+pub const ROOM_SECRET_ENV: &str = "ROOMSTORM_JANUS_ROOM_SECRET";
+
 /// How long one control request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Keepalive of the control session while idle (Janus's default session timeout is 60 s).
@@ -131,7 +136,11 @@ impl Control {
         tokio::spawn(own_socket(ws, rx, session, handle, token.clone(), next));
         Ok(Self {
             calls,
-            room_secret: crate::ids::random_hex(16).into(),
+            room_secret: std::env::var(ROOM_SECRET_ENV)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| crate::ids::random_hex(16))
+                .into(),
             token,
         })
     }

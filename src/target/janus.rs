@@ -226,7 +226,7 @@ impl Control {
             .collect())
     }
 
-    /// Creates `rooms` (number, name), up to [`IN_FLIGHT`] at once; stops at the first refusal.
+    /// Creates `rooms` (number, name), 64 requests in flight at once; stops at the first refusal.
     pub async fn create_rooms(&self, rooms: &[(u64, String)]) -> Result<(), ControlError> {
         for chunk in rooms.chunks(IN_FLIGHT) {
             let calls = chunk.iter().map(|(n, name)| self.create_room(*n, name));

@@ -200,8 +200,16 @@ async fn janus_rooms(
     deadline: std::time::Duration,
     progress: &mut Progress,
 ) -> Result<Vec<u64>, CommandError> {
+    let signs = context.signs_tokens;
     let refused = |e: target::janus::ControlError| {
-        CommandError::Incomplete(format!("Janus at {}: {e}", context.base_url))
+        let hint = match (e.code(), signs) {
+            (Some(403), false) => {
+                " (this Janus checks tokens: set `token_secret` under the scenario's `target` to its token_auth_secret)"
+            }
+            (Some(403), true) => " (is `token_secret` this Janus's token_auth_secret?)",
+            _ => "",
+        };
+        CommandError::Incomplete(format!("Janus at {}: {e}{hint}", context.base_url))
     };
     // The control session's token outlives the run (deadline plus the leave grace and more).
     let token = context.signs_tokens.then(|| {

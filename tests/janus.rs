@@ -409,3 +409,34 @@ fn an_interrupted_run_against_janus_writes_its_report_and_still_destroys_its_roo
     });
     assert!(after.is_empty(), "rooms left on Janus: {after:?}");
 }
+
+#[test]
+fn a_janus_that_checks_tokens_refuses_a_run_without_the_secret_before_any_load() {
+    let Some(janus) = TestJanus::start("janus-no-secret", &["--token-auth"]) else {
+        return;
+    };
+    let done = Command::new(env!("CARGO_BIN_EXE_roomstorm"))
+        .args([
+            "run",
+            "scenarios/janus-mass-join.yaml",
+            "--target",
+            &janus.url,
+        ])
+        .arg("--out")
+        .arg(janus.dir().join("reports"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ROOMSTORM_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("Janus refused create session: 403")
+            && stderr.contains("set `token_secret` under the scenario's `target`"),
+        "{stderr}"
+    );
+    assert!(
+        !janus.dir().join("reports").exists(),
+        "no run folder: nothing was loaded"
+    );
+}

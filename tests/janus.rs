@@ -89,6 +89,19 @@ fn control_token(token_auth: bool) -> Option<String> {
     })
 }
 
+/// `roomstorm run scenarios/<scenario> --target <janus> --out <its folder>/reports`, to be
+/// completed with stdio and spawned.
+fn roomstorm_run(janus: &TestJanus, scenario: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_roomstorm"));
+    cmd.arg("run")
+        .arg(Path::new("scenarios").join(scenario))
+        .args(["--target", &janus.url, "--out"])
+        .arg(janus.dir().join("reports"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ROOMSTORM_LOG");
+    cmd
+}
+
 /// Runs `scenario` against `janus` and lists Janus's rooms and members every 250 ms meanwhile.
 fn run_watched(janus: &TestJanus, scenario: &str, token_auth: bool) -> Watched {
     run_watched_with(janus, scenario, token_auth, &[])
@@ -96,17 +109,10 @@ fn run_watched(janus: &TestJanus, scenario: &str, token_auth: bool) -> Watched {
 
 /// [`run_watched`] with more `roomstorm run` arguments.
 fn run_watched_with(janus: &TestJanus, scenario: &str, token_auth: bool, args: &[&str]) -> Watched {
-    let out = janus.dir().join("reports");
     let log = |name: &str| std::fs::File::create(janus.dir().join(name)).unwrap();
     let launched = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roomstorm"))
-        .arg("run")
-        .arg(Path::new("scenarios").join(scenario))
-        .args(["--target", &janus.url, "--out"])
-        .arg(&out)
+    let mut child = roomstorm_run(janus, scenario)
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("ROOMSTORM_LOG")
         .env("JANUS_TOKEN_SECRET", SECRET)
         .stdout(Stdio::from(log("run.out")))
         .stderr(Stdio::from(log("run.err")))
@@ -346,18 +352,7 @@ fn an_interrupted_run_against_janus_writes_its_report_and_still_destroys_its_roo
     let Some(janus) = TestJanus::start("janus-interrupted", &[]) else {
         return;
     };
-    let out = janus.dir().join("reports");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roomstorm"))
-        .args([
-            "run",
-            "scenarios/janus-mass-join.yaml",
-            "--target",
-            &janus.url,
-        ])
-        .arg("--out")
-        .arg(&out)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("ROOMSTORM_LOG")
+    let mut child = roomstorm_run(&janus, "janus-mass-join.yaml")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -415,17 +410,7 @@ fn a_janus_that_checks_tokens_refuses_a_run_without_the_secret_before_any_load()
     let Some(janus) = TestJanus::start("janus-no-secret", &["--token-auth"]) else {
         return;
     };
-    let done = Command::new(env!("CARGO_BIN_EXE_roomstorm"))
-        .args([
-            "run",
-            "scenarios/janus-mass-join.yaml",
-            "--target",
-            &janus.url,
-        ])
-        .arg("--out")
-        .arg(janus.dir().join("reports"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("ROOMSTORM_LOG")
+    let done = roomstorm_run(&janus, "janus-mass-join.yaml")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr);

@@ -16,8 +16,8 @@
 //! `leaving`); each member is joined and left once here, by its numeric id.
 //!
 //! Janus keeps the socket open after a leave: the driver answers the `leaving: "ok"` with a
-//! `destroy` of the session and reports [`RoomEvent::Left`] when that is done, so the leave's
-//! latency covers the server's whole part of it.
+//! `detach` of the handle, then a `destroy` of the session, and reports [`RoomEvent::Left`] when
+//! that is done, so the leave's latency covers the server's whole part of it.
 
 use std::collections::HashMap;
 
@@ -44,7 +44,9 @@ enum Stage {
     Leaving(String),
     /// `claim` sent on a new socket (reconnect).
     Claiming(String),
-    /// Left the room; `destroy` of the session sent (this transaction).
+    /// Left the room; `detach` of the handle sent (this transaction).
+    Detaching(String),
+    /// Handle detached; `destroy` of the session sent (this transaction).
     Destroying(String),
 }
 
@@ -348,7 +350,26 @@ impl SignalingDriver for JanusDriver {
                     data: VideoRoom::LeftSelf { .. },
                 },
             ) if answers(&transaction, t) => {
-                // Out of the room: the session (and its handle) goes too.
+                // Out of the room: the handle goes, then the session (one at a time: Janus may
+                // handle requests of one socket out of order).
+                let mut detach = json!({"janus": "detach"});
+                if let Some(h) = self.handle {
+                    detach["handle_id"] = json!(h);
+                }
+                let (t, detach) = self.request(detach);
+                self.stage = Stage::Detaching(t);
+                out.push(detach);
+                Ok(None)
+            }
+            (
+                Stage::Detaching(t),
+                Incoming::Success { transaction, .. }
+                | Incoming::Error {
+                    transaction: Some(transaction),
+                    ..
+                },
+            ) if *t == transaction => {
+                self.handle = None;
                 let (t, destroy) = self.request(json!({"janus": "destroy"}));
                 self.stage = Stage::Destroying(t);
                 out.push(destroy);
@@ -615,7 +636,7 @@ mod tests {
     }
 
     #[test]
-    fn leave_sends_leave_then_destroys_the_session_and_reports_left() {
+    fn leave_sends_leave_then_detaches_and_destroys_and_reports_left() {
         let mut d = JanusDriver::new("carol").with_ids(4242, 3);
         let mut out = Vec::new();
         d.begin_join(&join_request("carol"));
@@ -636,21 +657,36 @@ mod tests {
         assert_eq!(bye[0]["body"], json!({"request": "leave"}));
         assert_eq!(bye[0]["transaction"], "carol-4");
         assert!(d.leave_is_answered());
-        // `leaving: "ok"` and its ack, in the recorded order: the session is destroyed next.
-        let mut destroy = Vec::new();
+        // `leaving: "ok"` and its ack, in the recorded order: the handle is detached next.
+        let mut detach = Vec::new();
         for f in &frames[4..6] {
-            assert_eq!(d.on_text(f, &mut destroy).unwrap(), None, "{f}");
+            assert_eq!(d.on_text(f, &mut detach).unwrap(), None, "{f}");
         }
-        let destroy: Vec<Value> = destroy
+        let detach: Vec<Value> = detach
             .iter()
             .map(|f| serde_json::from_str(f).unwrap())
             .collect();
-        assert_eq!(destroy.len(), 1);
-        assert_eq!(destroy[0]["janus"], "destroy");
-        assert_eq!(destroy[0]["transaction"], "carol-5");
-        let session = destroy[0]["session_id"].clone();
-        // Janus answers a destroy with `success` (janus-notes.md §2): the leave is done.
-        let done = json!({"janus": "success", "session_id": session, "transaction": "carol-5"});
+        assert_eq!(detach.len(), 1);
+        assert_eq!(detach[0]["janus"], "detach");
+        assert_eq!(detach[0]["transaction"], "carol-5");
+        let (session, handle) = (
+            detach[0]["session_id"].clone(),
+            detach[0]["handle_id"].clone(),
+        );
+        assert!(handle.as_u64().is_some());
+        // Janus answers a detach with `success`, then says `detached` (janus-notes.md §2); the
+        // session is destroyed next, and its `success` ends the leave.
+        let mut destroy = Vec::new();
+        for f in [
+            json!({"janus": "success", "session_id": session, "transaction": "carol-5"}),
+            json!({"janus": "detached", "session_id": session, "sender": handle}),
+        ] {
+            assert_eq!(d.on_text(&f.to_string(), &mut destroy).unwrap(), None);
+        }
+        let destroy: Value = serde_json::from_str(&destroy[0]).unwrap();
+        assert_eq!(destroy["janus"], "destroy");
+        assert_eq!(destroy["transaction"], "carol-6");
+        let done = json!({"janus": "success", "session_id": session, "transaction": "carol-6"});
         assert_eq!(
             d.on_text(&done.to_string(), &mut out).unwrap(),
             Some(RoomEvent::Left)

@@ -69,6 +69,11 @@ struct Call {
     reply: oneshot::Sender<Result<Value, ControlError>>,
 }
 
+/// The session a frame names, once there is one (what the task's keepalives need).
+fn session_of(frame: &Value) -> Option<u64> {
+    frame["session_id"].as_u64()
+}
+
 /// The run's control session on Janus (cheap to clone: a channel to the task that owns it).
 #[derive(Clone)]
 pub struct Control {
@@ -76,6 +81,9 @@ pub struct Control {
     /// The secret of the rooms this session creates (destroy and kick need it).
     room_secret: std::sync::Arc<str>,
     token: Option<std::sync::Arc<str>>,
+    /// The session and the VideoRoom handle (0 until created).
+    session: u64,
+    handle: u64,
 }
 
 impl std::fmt::Debug for Control {
@@ -90,51 +98,13 @@ impl Control {
     /// Opens a session with a VideoRoom handle at `url` (`ws://`), presenting `token` on every
     /// request when Janus checks tokens. The task runs on the current Tokio runtime.
     pub async fn connect(url: &str, token: Option<String>) -> Result<Self, ControlError> {
-        let transport_err = |e: &dyn std::fmt::Display| ControlError::Transport(e.to_string());
-        let mut ws = transport::ws_open(&SourcePool::default(), url, Some(SUBPROTOCOL))
+        let ws = transport::ws_open(&SourcePool::default(), url, Some(SUBPROTOCOL))
             .await
-            .map_err(|e| transport_err(&e))?;
+            .map_err(|e| ControlError::Transport(e.to_string()))?;
         let token = token.map(std::sync::Arc::<str>::from);
-        let mut next = 0u64;
-        let mut exchange = async |frame: Value, what: &str| -> Result<Value, ControlError> {
-            next += 1;
-            let t = format!("ctl-{next}");
-            let mut frame = frame;
-            frame["transaction"] = json!(t);
-            if let Some(token) = &token {
-                frame["token"] = json!(token.as_ref());
-            }
-            ws.send(Message::text(frame.to_string()))
-                .await
-                .map_err(|e| transport_err(&e))?;
-            let answer = tokio::time::timeout(REQUEST_TIMEOUT, async {
-                while let Some(msg) = ws.next().await {
-                    let msg = msg.map_err(|e| transport_err(&e))?;
-                    if let Message::Text(text) = msg
-                        && let Ok(v) = serde_json::from_str::<Value>(text.as_str())
-                        && v["transaction"] == t.as_str()
-                        && v["janus"] != "ack"
-                    {
-                        return Ok(v);
-                    }
-                }
-                Err(ControlError::Transport("closed by Janus".into()))
-            })
-            .await
-            .map_err(|_| ControlError::Transport(format!("no answer to {what} in time")))??;
-            judge(what, answer)
-        };
-        let session = id_of(&exchange(json!({"janus": "create"}), "create session").await?)?;
-        let handle = id_of(
-            &exchange(
-                json!({"janus": "attach", "session_id": session, "plugin": PLUGIN}),
-                "attach",
-            )
-            .await?,
-        )?;
         let (calls, rx) = mpsc::unbounded_channel();
-        tokio::spawn(own_socket(ws, rx, session, handle, token.clone(), next));
-        Ok(Self {
+        tokio::spawn(own_socket(ws, rx, token.clone()));
+        let mut control = Self {
             calls,
             room_secret: std::env::var(ROOM_SECRET_ENV)
                 .ok()
@@ -142,7 +112,17 @@ impl Control {
                 .unwrap_or_else(|| crate::ids::random_hex(16))
                 .into(),
             token,
-        })
+            session: 0,
+            handle: 0,
+        };
+        control.session = id_of(
+            &control
+                .call(json!({"janus": "create"}), "create session")
+                .await?,
+        )?;
+        let attach = json!({"janus": "attach", "plugin": PLUGIN});
+        control.handle = id_of(&control.call(attach, "attach").await?)?;
+        Ok(control)
     }
 
     /// Sends a VideoRoom request (`body`) on the control handle: the plugin's answer (`data`).
@@ -152,7 +132,14 @@ impl Control {
             .map(|mut answer| answer["plugindata"]["data"].take())
     }
 
-    async fn call(&self, frame: Value, what: &str) -> Result<Value, ControlError> {
+    /// Sends `frame` on the session (and the handle, for plugin messages): Janus's answer.
+    async fn call(&self, mut frame: Value, what: &str) -> Result<Value, ControlError> {
+        if self.session != 0 {
+            frame["session_id"] = json!(self.session);
+        }
+        if frame["janus"] == "message" {
+            frame["handle_id"] = json!(self.handle);
+        }
         let (reply, answer) = oneshot::channel();
         let gone = || ControlError::Transport("the control session has ended".into());
         self.calls.send(Call { frame, reply }).map_err(|_| gone())?;
@@ -305,17 +292,15 @@ fn id_of(answer: &Value) -> Result<u64, ControlError> {
         .ok_or_else(|| ControlError::Transport(format!("no id in {answer}")))
 }
 
-/// The task that owns the control socket: sends calls with fresh transactions, routes answers
-/// back, and keeps the session alive while idle. Ends when every [`Control`] is dropped or the
-/// socket ends (pending calls then fail).
+/// The task that owns the control socket: sends calls with fresh transactions (and the token),
+/// routes answers back, and keeps the session the calls name alive while idle. Ends when every
+/// [`Control`] is dropped or the socket ends (pending calls then fail).
 async fn own_socket(
     mut ws: transport::Socket,
     mut calls: mpsc::UnboundedReceiver<Call>,
-    session: u64,
-    handle: u64,
     token: Option<std::sync::Arc<str>>,
-    mut next: u64,
 ) {
+    let (mut next, mut session) = (0u64, None);
     let mut pending: HashMap<String, oneshot::Sender<Result<Value, ControlError>>> = HashMap::new();
     let mut idle = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
     loop {
@@ -324,7 +309,10 @@ async fn own_socket(
                 Some(Call { frame, reply }) => (frame, Some(reply)),
                 None => break,
             },
-            _ = idle.tick() => (json!({"janus": "keepalive"}), None),
+            _ = idle.tick() => match session {
+                Some(s) => (json!({"janus": "keepalive", "session_id": s}), None),
+                None => continue,
+            },
             msg = ws.next() => {
                 match msg {
                     Some(Ok(Message::Text(text))) => {
@@ -346,10 +334,7 @@ async fn own_socket(
         let t = format!("ctl-{next}");
         let mut frame = frame;
         frame["transaction"] = json!(t);
-        frame["session_id"] = json!(session);
-        if frame["janus"] == "message" {
-            frame["handle_id"] = json!(handle);
-        }
+        session = session_of(&frame).or(session);
         if let Some(token) = &token {
             frame["token"] = json!(token.as_ref());
         }

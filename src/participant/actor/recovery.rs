@@ -503,28 +503,27 @@ impl Handler<Inject> for Participant {
 impl Participant {
     /// Kicks this participant through the server's management API (as an admin would).
     pub(super) fn kick_self(&mut self, index: usize, ctx: &mut Context<Self>) {
-        if let Some(control) = self.run.janus.clone() {
-            // Janus kicks by room number and member id, with the room's secret.
-            let room = self.run.room_number(self.planned().room);
-            let id = crate::signaling::janus::driver::member_id(&self.user);
-            let call = async move { control.kick(room, id).await };
-            ctx.spawn(call.into_actor(self).map(move |res, _, _| {
-                if let Err(err) = res {
-                    tracing::debug!(%err, "kick failed");
-                    recorder::record(|r| r.recovery.fault(index).failed += 1);
-                }
-            }));
-            return;
-        }
-        let Some(api) = self.run.fault_api.clone() else {
-            return recorder::record(|r| r.recovery.fault(index).failed += 1);
-        };
-        let (app, room, user) = (
-            self.run.app.clone(),
-            self.run.plan.rooms[self.planned().room as usize].clone(),
-            self.user.clone(),
-        );
-        let call = async move { api.kick(&app, &room, &user).await };
+        let call: std::pin::Pin<Box<dyn Future<Output = Result<(), String>>>> =
+            if let Some(control) = self.run.janus.clone() {
+                // Janus kicks by room number and member id, with the room's secret.
+                let room = self.run.room_number(self.planned().room);
+                let id = crate::signaling::janus::driver::member_id(&self.user);
+                Box::pin(async move { control.kick(room, id).await.map_err(|e| e.to_string()) })
+            } else if let Some(api) = self.run.fault_api.clone() {
+                let (app, room, user) = (
+                    self.run.app.clone(),
+                    self.run.plan.rooms[self.planned().room as usize].clone(),
+                    self.user.clone(),
+                );
+                Box::pin(async move {
+                    api.kick(&app, &room, &user)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                })
+            } else {
+                return recorder::record(|r| r.recovery.fault(index).failed += 1);
+            };
         ctx.spawn(call.into_actor(self).map(move |res, _, _| {
             if let Err(err) = res {
                 tracing::debug!(%err, "kick failed");

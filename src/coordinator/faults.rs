@@ -1,6 +1,7 @@
 //! Firing scripted faults at their scenario times: client faults and kicks go to the workers
 //! holding their targets (one message per worker, not per participant); server faults go to the
-//! target's management API. Every fault leaves a record for the report, fired or not.
+//! target's management API, or to Janus's through the run's control session. Every fault leaves
+//! a record for the report, fired or not.
 
 use std::time::Duration;
 

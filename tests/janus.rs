@@ -102,13 +102,16 @@ fn roomstorm_run(janus: &TestJanus, scenario: &str) -> Command {
     cmd
 }
 
-/// Runs `scenario` against `janus` and lists Janus's rooms and members every 250 ms meanwhile.
-fn run_watched(janus: &TestJanus, scenario: &str, token_auth: bool) -> Watched {
-    run_watched_with(janus, scenario, token_auth, &[])
+/// Starts a Janus of its own for test `name` (`janus_options` for `scripts/janus start`), runs
+/// `scenario` against it with more `roomstorm run` arguments (`args`), and lists Janus's rooms
+/// and members every 250 ms meanwhile; `None` when Janus is not installed (and not required).
+fn watched(name: &str, janus_options: &[&str], scenario: &str, args: &[&str]) -> Option<Watched> {
+    let janus = TestJanus::start(name, janus_options)?;
+    let token_auth = janus_options.contains(&"--token-auth");
+    Some(run_watched(&janus, scenario, token_auth, args))
 }
 
-/// [`run_watched`] with more `roomstorm run` arguments.
-fn run_watched_with(janus: &TestJanus, scenario: &str, token_auth: bool, args: &[&str]) -> Watched {
+fn run_watched(janus: &TestJanus, scenario: &str, token_auth: bool, args: &[&str]) -> Watched {
     let log = |name: &str| std::fs::File::create(janus.dir().join(name)).unwrap();
     let launched = Instant::now();
     let mut child = roomstorm_run(janus, scenario)
@@ -182,10 +185,9 @@ fn names(s: &Sample) -> BTreeSet<&str> {
 
 #[test]
 fn mass_join_every_member_is_in_janus_s_rooms_at_once_and_the_rooms_go_afterwards() {
-    let Some(janus) = TestJanus::start("janus-mass-join", &[]) else {
+    let Some(run) = watched("janus-mass-join", &[], "janus-mass-join.yaml", &[]) else {
         return;
     };
-    let run = run_watched(&janus, "janus-mass-join.yaml", false);
     assert_eq!(run.code, 0, "{}", run.output);
     assert_eq!(
         run.outcomes("member"),
@@ -223,10 +225,9 @@ fn assert_room_destroyed_outcomes(run: &Watched) {
 #[test]
 fn kicked_hosts_end_10006_destroyed_rooms_end_their_members_21003_and_latecomers_find_them_closed()
 {
-    let Some(janus) = TestJanus::start("janus-destroyed", &[]) else {
+    let Some(run) = watched("janus-destroyed", &[], "janus-room-destroyed.yaml", &[]) else {
         return;
     };
-    let run = run_watched(&janus, "janus-room-destroyed.yaml", false);
     assert_eq!(run.code, 0, "{}", run.output);
     assert_room_destroyed_outcomes(&run);
     // Janus's view: 550 in 50 rooms before the kick (8 s), the 500 members after it, and 40
@@ -260,15 +261,10 @@ fn kicked_hosts_end_10006_destroyed_rooms_end_their_members_21003_and_latecomers
 
 #[test]
 fn two_shards_against_one_janus_share_the_room_numbers_and_secret_and_merge_exactly() {
-    let Some(janus) = TestJanus::start("janus-shards", &[]) else {
+    let args = ["--shards", "2"];
+    let Some(run) = watched("janus-shards", &[], "janus-room-destroyed.yaml", &args) else {
         return;
     };
-    let run = run_watched_with(
-        &janus,
-        "janus-room-destroyed.yaml",
-        false,
-        &["--shards", "2"],
-    );
     assert_eq!(run.code, 0, "{}", run.output);
     // Shard 0 fires `close_rooms` for rooms the other shard created: same numbers, same secret.
     assert_room_destroyed_outcomes(&run);
@@ -279,10 +275,9 @@ fn two_shards_against_one_janus_share_the_room_numbers_and_secret_and_merge_exac
 
 #[test]
 fn members_reclaim_their_session_after_a_reset_and_janus_never_lists_them_gone() {
-    let Some(janus) = TestJanus::start("janus-reclaim", &["-m", "20"]) else {
+    let Some(run) = watched("janus-reclaim", &["-m", "20"], "janus-reconnect.yaml", &[]) else {
         return;
     };
-    let run = run_watched(&janus, "janus-reconnect.yaml", false);
     assert_eq!(run.code, 0, "{}", run.output);
     assert_eq!(
         run.outcomes("member"),
@@ -303,10 +298,9 @@ fn members_reclaim_their_session_after_a_reset_and_janus_never_lists_them_gone()
 
 #[test]
 fn without_a_reclaim_window_the_reset_members_end_with_10007_and_leave_janus_s_rooms() {
-    let Some(janus) = TestJanus::start("janus-no-reclaim", &[]) else {
+    let Some(run) = watched("janus-no-reclaim", &[], "janus-reconnect.yaml", &[]) else {
         return;
     };
-    let run = run_watched(&janus, "janus-reconnect.yaml", false);
     assert_ne!(run.code, 0, "the scenario expects reclaims: {}", run.output);
     assert_eq!(
         run.outcomes("member"),
@@ -323,10 +317,14 @@ fn without_a_reclaim_window_the_reset_members_end_with_10007_and_leave_janus_s_r
 
 #[test]
 fn janus_tokens_forged_and_expired_are_refused_and_one_expiring_mid_stay_ends_it() {
-    let Some(janus) = TestJanus::start("janus-tokens", &["--token-auth"]) else {
+    let Some(run) = watched(
+        "janus-tokens",
+        &["--token-auth"],
+        "janus-token-expiry.yaml",
+        &[],
+    ) else {
         return;
     };
-    let run = run_watched(&janus, "janus-token-expiry.yaml", true);
     assert_eq!(run.code, 0, "{}", run.output);
     for (group, want) in [
         ("forged", serde_json::json!({"10001": 20})),

@@ -26,6 +26,7 @@
 //! | [`credentials`] | key pairs from flags, environment or a file; secrets never printable |
 //! | [`token`] | RoomToken mint/verify (HMAC-SHA1 over the payload as received) |
 //! | [`mac`] | Qiniu Mac request signing for management APIs |
+//! | [`media`] | the client media plane: synthetic tracks over WebRTC, what each received track measures |
 //! | [`fault_api`] | typed client for a server's management API: fault injection (roomstorm extension), kick, room close |
 //! | [`server`] | the embedded reference room server (signaling, rooms, management API) |
 //! | [`ids`] | random identifiers |
@@ -44,6 +45,7 @@ pub mod error;
 pub mod fault_api;
 pub mod ids;
 pub mod mac;
+pub mod media;
 pub mod metrics;
 pub mod participant;
 pub mod plan;

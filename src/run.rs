@@ -154,7 +154,13 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
     let mut progress = options.progress.clone();
     let output = system.block_on(async move {
         let rooms = match prepared.janus {
-            Some(_) => Some(janus_rooms(&mut context, scenario.deadline, &mut progress).await?),
+            Some(_) => {
+                let publishers = match &scenario.target {
+                    crate::scenario::Target::Janus(j) => j.publishers,
+                    _ => None,
+                };
+                Some(janus_rooms(&mut context, scenario.deadline, publishers, &mut progress).await?)
+            }
             None => None,
         };
         let run = Arc::new(context);
@@ -198,6 +204,7 @@ pub fn execute(scenario: &Scenario, mut options: RunOptions) -> Result<Finished,
 async fn janus_rooms(
     context: &mut RunContext,
     deadline: std::time::Duration,
+    publishers: Option<u32>,
     progress: &mut Progress,
 ) -> Result<Vec<u64>, CommandError> {
     let signs = context.signs_tokens;
@@ -232,7 +239,10 @@ async fn janus_rooms(
         })
         .collect();
     let began = std::time::Instant::now();
-    if let Err(e) = control.create_rooms(&rooms).await {
+    if let Err(e) = control
+        .create_rooms(&rooms, janus_publishers(&context.plan, publishers))
+        .await
+    {
         // Whatever was created goes again before the run ends.
         let numbers: Vec<u64> = rooms.iter().map(|r| r.0).collect();
         control.destroy_rooms(&numbers).await;
@@ -408,6 +418,20 @@ pub fn run_dir(out: &Path, name: &str) -> PathBuf {
         .map(|i| out.join(format!("{name}-{stamp}-{i}")))
         .find(|p| !p.exists())
         .expect("some suffix is free")
+}
+
+/// The publisher limit of the rooms a run creates on Janus: the scenario's `publishers` when it
+/// sets one (room-full scenarios), else the most members any room has, so that Janus's default
+/// of 3 never refuses a publisher the scenario did not mean to refuse.
+fn janus_publishers(plan: &crate::plan::Plan, set: Option<u32>) -> u32 {
+    if let Some(n) = set {
+        return n;
+    }
+    let mut per_room = vec![0_u32; plan.rooms.len()];
+    for p in &plan.participants {
+        per_room[p.room as usize] += 1;
+    }
+    per_room.into_iter().max().unwrap_or(1).max(1)
 }
 
 #[cfg(test)]

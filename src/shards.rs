@@ -192,6 +192,7 @@ pub fn merge(
         notices_unknown_user: 0,
     };
     let mut recovery = crate::metrics::recovery::RecoveryStats::default();
+    let mut media = crate::metrics::media::MediaCounters::default();
     let mut rooms: BTreeMap<String, crate::metrics::recorder::RoomStat> = BTreeMap::new();
     let mut histograms: BTreeMap<String, Option<Histogram<u64>>> = BTreeMap::new();
     for s in &summaries {
@@ -215,6 +216,9 @@ pub fn merge(
         presence.notices_unresolved += s.presence.notices_unresolved;
         presence.notices_unknown_user += s.presence.notices_unknown_user;
         recovery.absorb(&s.recovery);
+        if let Some(m) = &s.media {
+            media.absorb(&m.counters);
+        }
         let offset_us = (offset_s(s) * 1e6) as u64;
         for row in &s.rooms {
             let mut stat = row.stat;
@@ -255,6 +259,7 @@ pub fn merge(
             .collect(),
         recovery: recovery.clone(),
         presence_errors: Some(presence.errors),
+        media,
         ..Default::default()
     };
     for (&code, &n) in codes
@@ -351,6 +356,7 @@ pub fn merge(
         rooms: room_rows,
         recovery,
         recovery_converged_after_us,
+        media: crate::report::media::MediaSummary::of(media, (end_ms - start_ms) as f64 / 1000.0),
         faults,
         server,
         shard: None,
@@ -386,6 +392,9 @@ fn merge_series(
             seconds.insert(b);
             match rows.get_mut(&b) {
                 Some(r) => {
+                    if let Some(m) = &row.media {
+                        r.media.get_or_insert_with(Default::default).absorb(m);
+                    }
                     r.started += row.started;
                     r.joins += row.joins;
                     r.ended += row.ended;
@@ -429,6 +438,7 @@ fn merge_series(
             cpu_percent: None,
             worker_cpu_percent: None,
             handshakes_waiting: 0,
+            media: None,
         };
         for (i, rows) in per_shard.iter().enumerate() {
             if let Some(r) = rows.get(&b) {
@@ -446,6 +456,9 @@ fn merge_series(
                     (a, b) => a.or(b),
                 };
                 row.handshakes_waiting += r.handshakes_waiting;
+                if let Some(m) = &r.media {
+                    row.media.get_or_insert_with(Default::default).absorb(m);
+                }
                 last_states[i].clone_from(&r.states);
             }
             for (k, v) in &last_states[i] {

@@ -16,14 +16,20 @@
 //!            | "presence.errors"
 //!            | "reconnects." ("reconnected" | "gave_up" | "refused" | "abandoned"
 //!                           | "stale_views" | "unhandled_21003")      value: a whole number
+//!            | "media.loss"               value: a share, `1%` or `0.01`
+//!            | "media." ("missing" | "freezes" | "lost" | "received" | "subscribe_failures"
+//!                      | "connection_failures")                     value: a whole number
 //! METRIC    := connect | join | time_to_connected | peer_visible | leave | peer_gone | lateness
-//!            | detect | reconnect | reconnecting | peer_reconnected
+//!            | detect | reconnect | reconnecting | peer_reconnected | loop_lag
+//!            | publish | ice_connected | dtls_connected | first_media | first_keyframe
+//!            | media_latency | media_pacing | media_jitter
 //! stat      := "p" PERCENT (p50, p90, p99, p99.9, p99.99 …, 0 < PERCENT ≤ 100)
 //!            | "min" | "max" | "mean" | "count"
 //! ```
 //!
 //! Examples: `join.p99 < 200ms`, `peer_visible.p99.9 < 500ms`, `errors.unexpected == 0`,
-//! `codes.10011 == 200`, `time_to_connected.p99 < 1s`, `lateness.p99 < 5ms`.
+//! `codes.10011 == 200`, `time_to_connected.p99 < 1s`, `lateness.p99 < 5ms`, `media.loss < 1%`,
+//! `media.missing == 0`, `first_media.p99 < 1s`, `media_latency.p99 < 50ms`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -52,6 +58,44 @@ enum Subject {
     Outcome(String),
     PresenceErrors,
     Reconnects(ReconnectCount),
+    Media(MediaStat),
+}
+
+/// Media figures a threshold can judge ([`crate::metrics::media::MediaCounters`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MediaStat {
+    /// Lost share of the packets subscribers should have received.
+    Loss,
+    Missing,
+    Freezes,
+    Lost,
+    Received,
+    SubscribeFailures,
+    ConnectionFailures,
+}
+
+impl MediaStat {
+    const NAMES: [(&'static str, MediaStat); 7] = [
+        ("loss", MediaStat::Loss),
+        ("missing", MediaStat::Missing),
+        ("freezes", MediaStat::Freezes),
+        ("lost", MediaStat::Lost),
+        ("received", MediaStat::Received),
+        ("subscribe_failures", MediaStat::SubscribeFailures),
+        ("connection_failures", MediaStat::ConnectionFailures),
+    ];
+
+    fn of(self, m: &crate::metrics::media::MediaCounters) -> f64 {
+        match self {
+            MediaStat::Loss => m.loss_ratio(),
+            MediaStat::Missing => m.missing as f64,
+            MediaStat::Freezes => m.freezes as f64,
+            MediaStat::Lost => m.packets_lost as f64,
+            MediaStat::Received => m.tracks_received as f64,
+            MediaStat::SubscribeFailures => m.subscribe_failures as f64,
+            MediaStat::ConnectionFailures => m.connection_failures as f64,
+        }
+    }
 }
 
 /// Reconnect counters a threshold can judge.
@@ -196,6 +240,12 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
             })?;
             d.as_secs_f64() * 1e6
         }
+        Subject::Media(MediaStat::Loss) => share(value_text).ok_or_else(|| {
+            err(
+                value_offset,
+                format!("expected a share such as 1% or 0.01, found `{value_text}`"),
+            )
+        })?,
         _ => value_text.parse::<u64>().map_err(|_| {
             err(
                 value_offset,
@@ -209,6 +259,15 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
         op,
         value,
     })
+}
+
+/// `1%`, `0.5 %` or `0.01`: a share in 0..=1.
+fn share(text: &str) -> Option<f64> {
+    let v = match text.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
+        None => text.parse::<f64>().ok()?,
+    };
+    (0.0..=1.0).contains(&v).then_some(v)
 }
 
 fn subject(text: &str) -> Result<Subject, ThresholdError> {
@@ -253,6 +312,16 @@ fn subject(text: &str) -> Result<Subject, ThresholdError> {
         },
         "presence" if rest == "errors" => Subject::PresenceErrors,
         "presence" => return Err(err(rest_at, "expected presence.errors")),
+        "media" => match MediaStat::NAMES.iter().find(|(n, _)| *n == rest) {
+            Some((_, m)) => Subject::Media(*m),
+            None => {
+                let names: Vec<&str> = MediaStat::NAMES.iter().map(|(n, _)| *n).collect();
+                return Err(err(
+                    rest_at,
+                    format!("expected media.{}", names.join(" | ")),
+                ));
+            }
+        },
         "reconnects" => match ReconnectCount::NAMES.iter().find(|(n, _)| *n == rest) {
             Some((_, c)) => Subject::Reconnects(*c),
             None => {
@@ -269,7 +338,7 @@ fn subject(text: &str) -> Result<Subject, ThresholdError> {
                 return Err(err(
                     0,
                     format!(
-                        "unknown subject `{metric}`; expected one of {}, errors, codes, outcomes, presence, reconnects",
+                        "unknown subject `{metric}`; expected one of {}, errors, codes, outcomes, presence, reconnects, media",
                         names.join(", ")
                     ),
                 ));
@@ -316,6 +385,8 @@ pub struct Observations {
     pub presence_errors: Option<u64>,
     /// Reconnect counters.
     pub recovery: crate::metrics::recovery::RecoveryStats,
+    /// Media counters.
+    pub media: crate::metrics::media::MediaCounters,
 }
 
 impl Observations {
@@ -329,6 +400,7 @@ impl Observations {
                 .map(|m| (m.name().to_string(), agg.histogram(*m).clone()))
                 .collect(),
             recovery: total.recovery.clone(),
+            media: total.media,
             ..Default::default()
         };
         for (&(_, key, expected), &n) in &total.outcomes {
@@ -403,6 +475,7 @@ impl Threshold {
             Subject::Outcome(name) => o.outcomes.get(name).copied().unwrap_or(0) as f64,
             Subject::PresenceErrors => o.presence_errors? as f64,
             Subject::Reconnects(c) => c.of(&o.recovery) as f64,
+            Subject::Media(m) => m.of(&o.media),
         })
     }
 
@@ -422,6 +495,9 @@ impl Threshold {
                 Some(v) if self.is_latency() => {
                     crate::coordinator::progress::format_us(v.round() as u64)
                 }
+                Some(v) if self.subject == Subject::Media(MediaStat::Loss) => {
+                    format!("{:.3}%", v * 100.0)
+                }
                 Some(v) => format!("{v}"),
             },
             abort_on_fail,
@@ -435,6 +511,8 @@ impl Threshold {
         let monotone = match &self.subject {
             Subject::Latency { stat, .. } => matches!(stat, Stat::Max | Stat::Count),
             Subject::PresenceErrors => false,
+            // A share moves both ways as packets arrive.
+            Subject::Media(MediaStat::Loss) => false,
             // Stale views are counted at the end of stays, not as they happen.
             Subject::Reconnects(ReconnectCount::StaleViews) => false,
             _ => true,
@@ -489,6 +567,12 @@ mod tests {
                 reconnected: 150,
                 gave_up: 3,
                 refused: BTreeMap::from([(10004, 2), (10012, 1)]),
+                ..Default::default()
+            },
+            media: crate::metrics::media::MediaCounters {
+                packets_received: 990,
+                packets_lost: 10,
+                missing: 1,
                 ..Default::default()
             },
         }

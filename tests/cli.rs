@@ -1,5 +1,5 @@
-//! The real binary end to end: token commands, `serve` (start, join, Ctrl-C), exit codes, and no
-//! secret in any output even at trace level.
+//! The real binary end to end: token commands, `serve` (start, join, Ctrl-C), `run --dry-run`
+//! with media, exit codes, and no secret in any output even at trace level.
 
 mod common;
 
@@ -221,4 +221,35 @@ fn serve_joins_and_stops_on_ctrl_c_without_leaking_the_secret() {
         "trace logs were on: {stderr}"
     );
     assert!(!all.contains(SECRET), "secret in server output");
+}
+
+#[test]
+fn dry_run_prints_the_media_load_at_peak() {
+    let out = run(&["run", "--dry-run", "tests/fixtures/good/media.yaml"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let start = out.stdout.find("media:\n").expect(&out.stdout);
+    let end = out.stdout.find("arrivals per second").expect(&out.stdout);
+    // Per room: a host (audio 50 packets/s, 52 000 bit/s; video 60 packets/s, 523 920 bit/s)
+    // watching 2 speakers; 2 speakers (audio at 40 ms: 25 packets/s, 58 000 bit/s) watching the
+    // host and each other; 3 viewers watching the host.
+    assert_eq!(
+        &out.stdout[start..end],
+        "media:
+  group hosts: publishes audio opus 32kbps ptime 20ms + video vp8 500kbps 30fps keyframe 2s; subscribes to all tracks in the room
+    sends 4 tracks from 2 participants (220 packets/s, 1.152 Mbit/s); receives 4 subscriptions (100 packets/s, 0.232 Mbit/s)
+  group speakers: publishes audio opus 48kbps ptime 40ms; subscribes to the first 2 other publishers
+    sends 4 tracks from 4 participants (100 packets/s, 0.232 Mbit/s); receives 12 subscriptions (540 packets/s, 2.536 Mbit/s)
+  group viewers: publishes nothing; subscribes to groups hosts
+    receives 12 subscriptions (660 packets/s, 3.456 Mbit/s)
+  SFU load at peak (every room full, all members present and publishing: an upper bound):
+    tracks published: 8; subscriptions (forwarded streams): 28
+    ingress (publishers → SFU): 320 packets/s, 1.384 Mbit/s
+    egress (SFU → subscribers): 1300 packets/s, 6.223 Mbit/s
+    busiest room room-0: 4 tracks, 14 subscriptions; ingress 160 packets/s, 0.692 Mbit/s; egress 650 packets/s, 3.112 Mbit/s
+"
+    );
+    // A scenario without media shows no media section.
+    let plain = run(&["run", "--dry-run", "tests/fixtures/good/minimal.yaml"]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert!(!plain.stdout.contains("media:"), "{}", plain.stdout);
 }

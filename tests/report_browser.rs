@@ -1,8 +1,9 @@
 //! Opens a rendered `report.html` in headless Chromium: the page loads offline with no console
 //! message (the report has no scripts, so any message is a blocked fetch or a broken element),
 //! every chart is an `<svg>` in the live DOM, and a screenshot lands in the run folder for a
-//! person to look at. Skips, saying so, only when `/usr/bin/chromium` is absent
-//! (`apt-get install -y chromium`; `scripts/websdk-smoke.sh` installs it too).
+//! person to look at; the media fixture's page shows its media charts too. Skips, saying so,
+//! only when `/usr/bin/chromium` is absent (`apt-get install -y chromium`;
+//! `scripts/websdk-smoke.sh` installs it too).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,6 +17,15 @@ const CHARTS: [&str; 6] = [
     "arrivals-and-joins",
     "join-errors",
     "generator-lateness",
+];
+/// The media section's charts, after [`CHARTS`] in a run that moved media.
+const MEDIA_CHARTS: [&str; 6] = [
+    "media-bitrate",
+    "media-loss",
+    "media-jitter",
+    "media-setup",
+    "media-percentiles",
+    "media-pacing",
 ];
 
 fn chromium(args: &[&str], page: &Path) -> (String, String) {
@@ -60,35 +70,43 @@ fn chromium(args: &[&str], page: &Path) -> (String, String) {
     (stdout, stderr)
 }
 
-fn run_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("roomstorm-report-browser-{}", std::process::id()));
+fn run_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "roomstorm-report-browser-{name}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
 
-#[test]
-fn report_opens_offline_without_console_messages() {
-    if !Path::new(CHROMIUM).exists() {
-        // The test command installs chromium first and sets this, so CI can never skip.
-        assert!(
-            std::env::var_os("ROOMSTORM_REQUIRE_BROWSER").is_none(),
-            "{CHROMIUM} is missing but ROOMSTORM_REQUIRE_BROWSER is set"
-        );
-        eprintln!(
-            "SKIPPED: {CHROMIUM} is not installed (apt-get update && apt-get install -y chromium)"
-        );
-        return;
+/// Whether the browser is there; panics where CI requires it, says SKIPPED otherwise.
+fn browser_present() -> bool {
+    if Path::new(CHROMIUM).exists() {
+        return true;
     }
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/summary/full-room.json");
+    // The test command installs chromium first and sets this, so CI can never skip.
+    assert!(
+        std::env::var_os("ROOMSTORM_REQUIRE_BROWSER").is_none(),
+        "{CHROMIUM} is missing but ROOMSTORM_REQUIRE_BROWSER is set"
+    );
+    eprintln!(
+        "SKIPPED: {CHROMIUM} is not installed (apt-get update && apt-get install -y chromium)"
+    );
+    false
+}
+
+/// Renders `fixture`'s report, opens it, and checks every one of `charts` is an inline `<svg>`,
+/// no console message shows, and the page names `scenario`; leaves a screenshot beside it.
+fn opens_offline(name: &str, fixture: &str, charts: &[&str], scenario: &str) {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture);
     let summary = roomstorm::report::read_summary(&fixture).expect("fixture reads");
-    let dir = run_dir();
+    let dir = run_dir(name);
     let page = roomstorm::report::html::write_report(&summary, &dir).expect("report written");
 
     let (dom, log) = chromium(&["--dump-dom"], &page);
     let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
     assert!(console.is_empty(), "console messages: {console:#?}");
-    for stem in CHARTS {
+    for stem in charts {
         let figure = dom
             .find(&format!("<figure id=\"chart-{stem}\">"))
             .unwrap_or_else(|| panic!("no figure for {stem}"));
@@ -100,8 +118,8 @@ fn report_opens_offline_without_console_messages() {
             "{stem} is not an inline svg"
         );
     }
-    assert_eq!(dom.matches("<svg").count(), CHARTS.len());
-    assert!(dom.contains("full-room-10011"));
+    assert_eq!(dom.matches("<svg").count(), charts.len());
+    assert!(dom.contains(scenario));
 
     let shot = dir.join("report-screenshot.png");
     let (_, log) = chromium(
@@ -118,4 +136,30 @@ fn report_opens_offline_without_console_messages() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     eprintln!("screenshot: {}", shot.display());
     let _ = std::fs::remove_dir_all(dir.join("chromium-profile"));
+}
+
+#[test]
+fn report_opens_offline_without_console_messages() {
+    if browser_present() {
+        opens_offline(
+            "full-room",
+            "tests/fixtures/summary/full-room.json",
+            &CHARTS,
+            "full-room-10011",
+        );
+    }
+}
+
+#[test]
+fn a_media_report_opens_offline_with_its_media_charts() {
+    if !browser_present() {
+        return;
+    }
+    let charts: Vec<&str> = CHARTS.iter().chain(MEDIA_CHARTS.iter()).copied().collect();
+    opens_offline(
+        "media-room",
+        "tests/fixtures/summary/media-room.json",
+        &charts,
+        "janus-media-room",
+    );
 }

@@ -261,3 +261,41 @@ fn an_invalid_threshold_is_refused_before_the_run_with_its_position() {
         "{stderr}"
     );
 }
+
+#[test]
+fn report_rerenders_a_media_run_with_its_media_section_and_charts() {
+    // A stored summary of a real Janus media run: `report` alone brings back its media output.
+    let s = Scratch::new("reports-media");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/summary/media-room.json");
+    std::fs::copy(&fixture, s.path().join("summary.json")).unwrap();
+    let out = roomstorm(&["report", s.path().to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for stem in [
+        "media-bitrate",
+        "media-loss",
+        "media-jitter",
+        "media-setup",
+        "media-percentiles",
+        "media-pacing",
+    ] {
+        for ext in ["svg", "png"] {
+            let file = s.path().join("charts").join(format!("{stem}.{ext}"));
+            assert!(file.is_file(), "no {}", file.display());
+        }
+    }
+    let html = std::fs::read_to_string(s.path().join("report.html")).unwrap();
+    assert!(html.contains("<section id=\"media\">\n<h2>Media</h2>"));
+    assert!(html.contains("<figure id=\"chart-media-bitrate\">"));
+    let junit = std::fs::read_to_string(s.path().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("name=\"media presence\" time=\"0\"/>"),
+        "{junit}"
+    );
+    assert!(s.path().join("hlog/media_latency.hlog").is_file());
+}

@@ -175,8 +175,8 @@ fn whole_run_fits(
     Ok(Some(n as u32))
 }
 
-/// The `--dry-run` text: target, rooms, groups, lifecycles, reconnect settings and faults, and
-/// the arrival timeline.
+/// The `--dry-run` text: target, rooms, groups, lifecycles, reconnect settings and faults, the
+/// media and the SFU load at peak (when any group has media), and the arrival timeline.
 pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> String {
     let mut o = String::new();
     let target = match (target, &scenario.target) {
@@ -247,6 +247,7 @@ pub fn describe_plan(scenario: &Scenario, plan: &Plan, target: Option<&str>) -> 
         }
     }
     describe_faults(&mut o, scenario, plan);
+    describe_media(&mut o, scenario, plan);
     let per_second = plan.arrivals_per_second();
     let peak = per_second.iter().copied().max().unwrap_or(0);
     let _ = writeln!(o, "arrivals per second (peak {peak}):");
@@ -313,6 +314,16 @@ fn describe_faults(o: &mut String, scenario: &Scenario, plan: &Plan) {
                 format!(", +{} for {}", d(by), d(duration))
             }
             FaultKind::Restart { outage } => format!(", outage {}", d(outage)),
+            FaultKind::MediaLoss { share, duration } => {
+                format!(
+                    ", {}% of received media dropped for {}",
+                    share * 100.0,
+                    d(duration)
+                )
+            }
+            FaultKind::MediaDelay { by, duration } => {
+                format!(", sent media +{} for {}", d(by), d(duration))
+            }
             FaultKind::Kick | FaultKind::DropConnections | FaultKind::CloseRooms => String::new(),
         };
         let _ = writeln!(
@@ -323,4 +334,108 @@ fn describe_faults(o: &mut String, scenario: &Scenario, plan: &Plan) {
             f.kind.name()
         );
     }
+}
+
+/// The media section: what each group with media publishes and subscribes to, then the SFU load
+/// at peak (every room full, all members present and publishing: an upper bound). Nothing for a
+/// scenario without media.
+fn describe_media(o: &mut String, scenario: &Scenario, plan: &Plan) {
+    use crate::scenario::Subscribe;
+    if scenario.groups.iter().all(|g| g.media.is_none()) {
+        return;
+    }
+    let load = plan::media::media_load(plan);
+    let _ = writeln!(o, "media:");
+    for (g, group) in scenario.groups.iter().enumerate() {
+        let Some(m) = &group.media else { continue };
+        let publishes = if m.publish.is_empty() {
+            "nothing".to_string()
+        } else {
+            m.publish
+                .iter()
+                .map(|t| t.describe())
+                .collect::<Vec<_>>()
+                .join(" + ")
+        };
+        let subscribes = match &m.subscribe {
+            Subscribe::All => "all tracks in the room".to_string(),
+            Subscribe::None => "nothing".to_string(),
+            Subscribe::Count(n) => format!("the first {n} other publishers"),
+            Subscribe::Groups(gs) => format!(
+                "groups {}",
+                gs.iter()
+                    .map(|&i| scenario.groups[i].name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let _ = writeln!(
+            o,
+            "  group {}: publishes {publishes}; subscribes to {subscribes}",
+            group.name
+        );
+        let l = &load.groups[g];
+        let mut parts = Vec::new();
+        if l.tracks > 0 {
+            parts.push(format!(
+                "sends {} tracks from {} participants ({})",
+                l.tracks,
+                l.publishers,
+                rates(l.ingress_packets_per_second, l.ingress_mbps())
+            ));
+        }
+        if m.subscribe != Subscribe::None {
+            parts.push(format!(
+                "receives {} subscriptions ({})",
+                l.subscriptions,
+                rates(l.egress_packets_per_second, l.egress_mbps())
+            ));
+        }
+        if !parts.is_empty() {
+            let _ = writeln!(o, "    {}", parts.join("; "));
+        }
+    }
+    let t = &load.total;
+    let _ = writeln!(
+        o,
+        "  SFU load at peak (every room full, all members present and publishing: an upper bound):"
+    );
+    let _ = writeln!(
+        o,
+        "    tracks published: {}; subscriptions (forwarded streams): {}",
+        t.tracks,
+        t.forwarded_streams()
+    );
+    let _ = writeln!(
+        o,
+        "    ingress (publishers → SFU): {}",
+        rates(t.ingress_packets_per_second, t.ingress_mbps())
+    );
+    let _ = writeln!(
+        o,
+        "    egress (SFU → subscribers): {}",
+        rates(t.egress_packets_per_second, t.egress_mbps())
+    );
+    if let Some((room, r)) = load.busiest_room() {
+        let _ = writeln!(
+            o,
+            "    busiest room {}: {} tracks, {} subscriptions; ingress {}; egress {}",
+            plan.rooms[room],
+            r.tracks,
+            r.subscriptions,
+            rates(r.ingress_packets_per_second, r.ingress_mbps()),
+            rates(r.egress_packets_per_second, r.egress_mbps())
+        );
+    }
+}
+
+/// `660 packets/s, 3.456 Mbit/s`; packet rates show decimals only when they have some (60 ms
+/// audio frames).
+fn rates(packets_per_second: f64, mbps: f64) -> String {
+    let packets = if packets_per_second.fract().abs() < 1e-9 {
+        format!("{packets_per_second:.0}")
+    } else {
+        format!("{packets_per_second:.2}")
+    };
+    format!("{packets} packets/s, {mbps:.3} Mbit/s")
 }

@@ -104,6 +104,8 @@ pub async fn fire_on_server(
         FaultKind::Reset { .. }
         | FaultKind::Blackhole { .. }
         | FaultKind::DelayFrames { .. }
+        | FaultKind::MediaLoss { .. }
+        | FaultKind::MediaDelay { .. }
         | FaultKind::Kick => Err("not a server fault".into()),
     }
 }

@@ -42,6 +42,9 @@ pub struct SeriesRow {
     /// wait is part of their `time_to_connected`.
     #[serde(default)]
     pub handshakes_waiting: i64,
+    /// Media sent and received in the interval (absent when none moved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<super::media::MediaCounters>,
 }
 
 /// Latency of one metric within one interval.
@@ -152,6 +155,7 @@ impl Aggregate {
             latency,
             cpu_percent: None,
             worker_cpu_percent: None,
+            media: (!tick.media.is_empty()).then_some(tick.media),
         }
     }
 

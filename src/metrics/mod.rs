@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod cpu;
+pub mod media;
 pub mod recorder;
 pub mod recovery;
 
@@ -35,11 +36,30 @@ pub enum Metric {
     PeerReconnected,
     /// How late a worker's 100 ms probe timer fired: its event loop's lag (generator health).
     LoopLag,
+    /// Publish request sent (with the offer) → the server's confirmation (its answer).
+    Publish,
+    /// The server's description applied → ICE connected, per peer connection.
+    IceConnected,
+    /// The server's description applied → ICE and DTLS up (media can flow), per connection.
+    DtlsConnected,
+    /// A track announced to a subscriber → its first RTP packet.
+    FirstMedia,
+    /// A video track announced to a subscriber → its first keyframe.
+    FirstKeyframe,
+    /// One-way media latency: the sender's stamp in the frame → its arrival (one clock).
+    MediaLatency,
+    /// How late a synthetic frame left after its scheduled time (the generator's media health).
+    MediaPacing,
+    /// A received track's interarrival jitter (RFC 3550), sampled every few dozen packets.
+    MediaJitter,
+    /// A received track's silence longer than the freeze rule: last frame before → first after
+    /// (how long media was gone, and when it came back, after a fault).
+    MediaGap,
 }
 
 impl Metric {
     /// Every metric, by [`Metric::index`].
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 21] = [
         Metric::Connect,
         Metric::Join,
         Metric::TimeToConnected,
@@ -52,6 +72,15 @@ impl Metric {
         Metric::Reconnecting,
         Metric::PeerReconnected,
         Metric::LoopLag,
+        Metric::Publish,
+        Metric::IceConnected,
+        Metric::DtlsConnected,
+        Metric::FirstMedia,
+        Metric::FirstKeyframe,
+        Metric::MediaLatency,
+        Metric::MediaPacing,
+        Metric::MediaJitter,
+        Metric::MediaGap,
     ];
 
     /// Dense index.
@@ -74,6 +103,15 @@ impl Metric {
             Metric::Reconnecting => "reconnecting",
             Metric::PeerReconnected => "peer_reconnected",
             Metric::LoopLag => "loop_lag",
+            Metric::Publish => "publish",
+            Metric::IceConnected => "ice_connected",
+            Metric::DtlsConnected => "dtls_connected",
+            Metric::FirstMedia => "first_media",
+            Metric::FirstKeyframe => "first_keyframe",
+            Metric::MediaLatency => "media_latency",
+            Metric::MediaPacing => "media_pacing",
+            Metric::MediaJitter => "media_jitter",
+            Metric::MediaGap => "media_gap",
         }
     }
 }

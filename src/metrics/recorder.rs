@@ -52,6 +52,8 @@ pub struct Interval {
     /// the worker, not an event count. Merging one collection's workers adds them up; in a run's
     /// totals it is the largest seen ([`crate::metrics::aggregate::Aggregate`]).
     pub gate_queued: u64,
+    /// Media sent and received.
+    pub media: super::media::MediaCounters,
 }
 
 /// What one room went through: small enough to keep for every room of a large run.
@@ -114,6 +116,7 @@ impl Default for Interval {
             recovery: Default::default(),
             worker_cpu_max_us: 0,
             gate_queued: 0,
+            media: Default::default(),
         }
     }
 }
@@ -195,6 +198,7 @@ impl Interval {
         self.recovery.absorb(&other.recovery);
         self.worker_cpu_max_us = self.worker_cpu_max_us.max(other.worker_cpu_max_us);
         self.gate_queued += other.gate_queued;
+        self.media.absorb(&other.media);
     }
 
     /// Lifecycles that have ended, whatever the outcome.

@@ -55,6 +55,11 @@ pub struct RunContext {
     pub janus: Option<crate::target::janus::Control>,
     /// Whether participants present signed tokens (a Janus that checks none gets none).
     pub signs_tokens: bool,
+    /// Where media sockets bind: `ROOMSTORM_MEDIA_IP`, else 127.0.0.1 (`scripts/janus netns`
+    /// sets 127.0.0.2, the address Janus can reach inside its namespace).
+    pub media_ip: std::net::IpAddr,
+    /// The group of each user, by user id, when a group subscribes by group (else empty).
+    pub user_groups: std::collections::HashMap<Box<str>, u16>,
 }
 
 impl RunContext {
@@ -82,6 +87,32 @@ impl RunContext {
             .iter()
             .map(|u| RoomBoard::new(u.iter().map(String::as_str)))
             .collect();
+        let by_group = plan.groups.iter().any(|g| {
+            g.media
+                .as_ref()
+                .is_some_and(|m| matches!(m.subscribe, crate::scenario::Subscribe::Groups(_)))
+        });
+        let user_groups = if by_group {
+            let plan = &plan;
+            plan.participants
+                .iter()
+                .flat_map(|p| {
+                    let g = &plan.groups[p.group as usize];
+                    let n = if g.user.uses("iteration") {
+                        g.iterations
+                    } else {
+                        1
+                    };
+                    (0..n).map(move |it| (plan.user_id(p, it).into_boxed_str(), p.group))
+                })
+                .collect()
+        } else {
+            Default::default()
+        };
+        let media_ip = std::env::var("ROOMSTORM_MEDIA_IP")
+            .ok()
+            .and_then(|ip| ip.parse().ok())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
         Self {
             fault_api: crate::fault_api::FaultApi::new(&base_url, keys.clone()).ok(),
             plan,
@@ -103,7 +134,14 @@ impl RunContext {
             room_base: 0,
             janus: None,
             signs_tokens: true,
+            media_ip,
+            user_groups,
         }
+    }
+
+    /// The group of user `user`, for `subscribe: {groups: [...]}`.
+    pub fn group_of(&self, user: &str) -> Option<u16> {
+        self.user_groups.get(user).copied()
     }
 
     /// The run's number for room `index` (plan order): `room_base + index + 1`, never 0.

@@ -26,6 +26,8 @@ pub enum FailureStage {
     InRoom,
     /// The join did not finish within the join timeout.
     Timeout,
+    /// Publishing or subscribing media (the WebRTC stack refused, or the server never answered).
+    Media,
 }
 
 impl FailureStage {
@@ -37,16 +39,18 @@ impl FailureStage {
             FailureStage::Auth => "auth",
             FailureStage::InRoom => "in_room",
             FailureStage::Timeout => "join_timeout",
+            FailureStage::Media => "media",
         }
     }
 
     /// All stages, by index.
-    pub const ALL: [FailureStage; 5] = [
+    pub const ALL: [FailureStage; 6] = [
         FailureStage::TokenExchange,
         FailureStage::Connect,
         FailureStage::Auth,
         FailureStage::InRoom,
         FailureStage::Timeout,
+        FailureStage::Media,
     ];
 }
 

@@ -6,14 +6,15 @@
 
 pub mod arrival;
 pub mod faults;
+pub mod media;
 pub mod rng;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::scenario::{
-    Arrival, Group, GroupSize, NamePattern, Order, OutcomeKey, PatternValue, PatternVars, Scenario,
-    Step, TokenSpec,
+    Arrival, Group, GroupSize, MediaSpec, NamePattern, Order, OutcomeKey, PatternValue,
+    PatternVars, Scenario, Step, TokenSpec,
 };
 use rng::SeededRng;
 
@@ -93,6 +94,9 @@ pub struct GroupPlan {
     pub expect_counts: Vec<(OutcomeKey, u64)>,
     /// Participants in the group (slots for the closed model).
     pub size: u32,
+    /// What its participants publish at `publish` steps and subscribe to in the room; `None`:
+    /// signaling only, no media session.
+    pub media: Option<Arc<MediaSpec>>,
 }
 
 /// One participant of the plan.
@@ -222,6 +226,10 @@ pub fn longest_lifecycle(script: &[Step]) -> Duration {
             Step::Join { .. } => JOIN_TIMEOUT,
             Step::Hold { duration, .. } | Step::Wait { duration } => duration.upper_bound(),
             Step::Leave => LEAVE_TIMEOUT,
+            // A negotiation with the server, bounded like the signaling request it resembles
+            // (an upper bound: the media engine may move on sooner).
+            Step::Publish { .. } => JOIN_TIMEOUT,
+            Step::Unpublish => LEAVE_TIMEOUT,
         })
         .fold(Duration::ZERO, Duration::saturating_add)
 }
@@ -292,6 +300,7 @@ fn group_plan(group: &Group, size: u32) -> GroupPlan {
         open_model,
         expect_counts: group.expect_counts.clone(),
         size,
+        media: group.media.clone().map(Arc::new),
     }
 }
 
@@ -382,6 +391,7 @@ pub(crate) mod tests {
                     Step::Leave,
                 ],
                 expect_counts: vec![],
+                media: None,
             }],
             thresholds: vec![],
         }

@@ -7,7 +7,9 @@
 //! text names `sans-serif` and is laid out by the viewer; the same font sizes its labels here.
 //!
 //! To add a chart: 1. write a `fn my_chart(&Summary) -> Plot` next to the others, 2. add it to
-//! [`plots`], 3. give it a readable `file_stem` (the tests check every plot is written).
+//! [`plots`], 3. give it a readable `file_stem` (the tests check every plot is written). Media
+//! charts live in [`media`] (its `plots` and `STEMS`; the HTML report puts them in its media
+//! section), and exist only when the run moved media.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,9 @@ use super::summary::Summary;
 use crate::codes;
 use crate::metrics::aggregate::{IntervalLatency, SeriesRow};
 
+mod bars;
 mod draw;
+pub mod media;
 
 pub use draw::percentile_label;
 use draw::{FAMILY, PALETTE};
@@ -83,6 +87,9 @@ pub enum XAxis {
     Seconds,
     /// Percentile, HdrHistogram style: x = 1/(1−q) on a log scale, labelled 0%, 90%, 99%, …
     Percentile,
+    /// Named categories, one group of bars each: a line's point `(i, v)` is its bar in
+    /// category `i` (so p50/p90/p99 of several metrics sit side by side).
+    Categories(&'static [&'static str]),
 }
 
 /// How a line is drawn, so p50 and p99 of one metric share a colour but stay apart.
@@ -155,15 +162,20 @@ pub struct WrittenChart {
 }
 
 /// Every chart of a run, in report order.
+/// The media charts ([`media::plots`]) follow, only when the run moved media.
 pub fn plots(s: &Summary) -> Result<Vec<Plot>, ChartError> {
-    Ok(vec![
+    let mut plots = vec![
         latency_percentiles(s)?,
         latency_over_time(s),
         participants_by_state(s),
         arrivals_and_joins(s),
         join_errors(s),
         generator_lateness(s),
-    ])
+    ];
+    if s.media.is_some() {
+        plots.extend(media::plots(s)?);
+    }
+    Ok(plots)
 }
 
 /// Renders every chart of `s` as SVG and PNG into `<run_dir>/charts/`.
@@ -282,8 +294,25 @@ pub fn percentile_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
 }
 
 fn latency_percentiles(s: &Summary) -> Result<Plot, ChartError> {
+    // A media run's own timings have their chart in the media section; kept here they would
+    // double the legend and repeat its colours.
+    let media = s.media.is_some();
+    Ok(Plot {
+        file_stem: "latency-percentiles",
+        title: "Latency by percentile".into(),
+        x: XAxis::Percentile,
+        y_label: "latency (ms)",
+        lines: percentile_lines(s, |m| !(media && media::METRICS.contains(&m)))?,
+        empty_note: "no latency samples",
+        x_end: 0.0,
+    })
+}
+
+/// One percentile curve per histogram of the summary whose metric `keep` accepts.
+fn percentile_lines(s: &Summary, keep: impl Fn(&str) -> bool) -> Result<Vec<Line>, ChartError> {
     let mut lines = Vec::new();
-    for (i, (metric, encoded)) in s.histograms.iter().enumerate() {
+    let kept = s.histograms.iter().filter(|(metric, _)| keep(metric));
+    for (i, (metric, encoded)) in kept.enumerate() {
         let h = decode_histogram(metric, encoded)?;
         let points = percentile_points(&h);
         if !points.is_empty() {
@@ -296,15 +325,7 @@ fn latency_percentiles(s: &Summary) -> Result<Plot, ChartError> {
             });
         }
     }
-    Ok(Plot {
-        file_stem: "latency-percentiles",
-        title: "Latency by percentile".into(),
-        x: XAxis::Percentile,
-        y_label: "latency (ms)",
-        lines,
-        empty_note: "no latency samples",
-        x_end: 0.0,
-    })
+    Ok(lines)
 }
 
 /// Each series row with the time its interval started.

@@ -1,7 +1,9 @@
 //! Generator self-health: per collection interval, was roomstorm itself the bottleneck? An
-//! interval whose lateness p99 or event-loop lag p99 exceeds its limit, or whose busiest worker
-//! thread used more CPU than allowed, is listed with its likely cause, and the run is marked
-//! generator-limited (`docs/scenarios.md`, "generator").
+//! interval whose lateness p99, event-loop lag p99 or media frame-clock lateness
+//! (`media_pacing`) p99 exceeds its limit, or whose busiest worker thread used more CPU than
+//! allowed, is listed with its likely cause, and the run is marked generator-limited
+//! (`docs/scenarios.md`, "generator"). Media pacing shares the lateness limit: both say how late
+//! the generator did scheduled work.
 
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +61,10 @@ pub struct LimitedInterval {
     pub lateness_p99_us: Option<u64>,
     /// Event-loop lag p99 in the interval, µs (worst of all workers' probes together).
     pub loop_lag_p99_us: Option<u64>,
+    /// Synthetic frames' lateness (`media_pacing`) p99 in the interval, µs (absent: no media
+    /// sent in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_pacing_p99_us: Option<u64>,
     /// CPU of the whole process in the interval, percent of one core.
     pub cpu_percent: Option<f64>,
     /// CPU of the busiest worker thread in the interval, percent of one core.
@@ -66,7 +72,7 @@ pub struct LimitedInterval {
     /// Participants queued at the handshake gate (`run --max-connecting`) at the end of the
     /// interval.
     pub handshakes_waiting: i64,
-    /// Which limits were exceeded: `lateness`, `loop_lag`, `cpu`.
+    /// Which limits were exceeded: `lateness`, `loop_lag`, `media_pacing`, `cpu`.
     pub exceeded: Vec<String>,
     /// The likely cause, in words.
     pub cause: String,
@@ -93,17 +99,24 @@ pub fn classify(row: &SeriesRow, limits: &LimitsInfo) -> Option<LimitedInterval>
     let loop_lag = p99(Metric::LoopLag);
     let late = lateness.is_some_and(|us| us > limits.max_lateness_p99_us);
     let lagging = loop_lag.is_some_and(|us| us > limits.max_loop_lag_p99_us);
+    let pacing = p99(Metric::MediaPacing);
+    let slow_frames = pacing.is_some_and(|us| us > limits.max_lateness_p99_us);
     let busy = row
         .worker_cpu_percent
         .is_some_and(|p| p > limits.max_cpu_percent);
-    if !(late || lagging || busy) {
+    if !(late || lagging || slow_frames || busy) {
         return None;
     }
-    let exceeded = [(late, "lateness"), (lagging, "loop_lag"), (busy, "cpu")]
-        .into_iter()
-        .filter(|(hit, _)| *hit)
-        .map(|(_, name)| name.to_string())
-        .collect();
+    let exceeded = [
+        (late, "lateness"),
+        (lagging, "loop_lag"),
+        (slow_frames, "media_pacing"),
+        (busy, "cpu"),
+    ]
+    .into_iter()
+    .filter(|(hit, _)| *hit)
+    .map(|(_, name)| name.to_string())
+    .collect();
     let cause = if busy {
         format!(
             "generator CPU saturated (busiest worker thread at {:.0}% of one core): add --workers \
@@ -115,6 +128,12 @@ pub fn classify(row: &SeriesRow, limits: &LimitsInfo) -> Option<LimitedInterval>
             "event loop blocked (loop lag p99 {}): a worker thread was busy, blocked in a call, \
              or not scheduled; other load on the machine, or too few cores",
             ms(loop_lag.unwrap_or_default())
+        )
+    } else if slow_frames && !late {
+        format!(
+            "the media frame clock fell behind (media_pacing p99 {}): too many published tracks \
+             for this process; add --workers or shards, or fewer publishers per machine",
+            ms(pacing.unwrap_or_default())
         )
     } else {
         format!(
@@ -128,6 +147,7 @@ pub fn classify(row: &SeriesRow, limits: &LimitsInfo) -> Option<LimitedInterval>
         t: row.t,
         lateness_p99_us: lateness,
         loop_lag_p99_us: loop_lag,
+        media_pacing_p99_us: pacing,
         cpu_percent: row.cpu_percent,
         worker_cpu_percent: row.worker_cpu_percent,
         handshakes_waiting: row.handshakes_waiting,
@@ -187,6 +207,7 @@ mod tests {
             cpu_percent: cpu.map(|c| c + 5.0),
             worker_cpu_percent: cpu,
             handshakes_waiting: 7,
+            media: None,
         }
     }
 
@@ -257,6 +278,32 @@ mod tests {
                 "GENERATOR-LIMITED: interval ending at 2.0s: {} (4 intervals in all)",
                 h.intervals[0].cause
             )
+        );
+    }
+
+    #[test]
+    fn a_frame_clock_behind_its_schedule_flags_the_media_sender() {
+        let mut late_frames = row(1.0, None, Some(1_000), Some(40.0));
+        let pacing = crate::metrics::aggregate::IntervalLatency {
+            count: 500,
+            p50: 2_000,
+            p99: 10_001,
+            max: 12_000,
+        };
+        late_frames.latency.insert("media_pacing".into(), pacing);
+        let mut on_time = late_frames.clone();
+        on_time.t = 2.0;
+        on_time.latency.get_mut("media_pacing").unwrap().p99 = 10_000;
+        let h = assess(&[late_frames, on_time], &limits());
+        assert_eq!(h.intervals.len(), 1);
+        assert_eq!(h.intervals[0].exceeded, ["media_pacing"]);
+        assert_eq!(h.intervals[0].media_pacing_p99_us, Some(10_001));
+        assert!(
+            h.intervals[0]
+                .cause
+                .starts_with("the media frame clock fell behind (media_pacing p99 10.0 ms)"),
+            "{}",
+            h.intervals[0].cause
         );
     }
 

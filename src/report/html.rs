@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::charts::{self, ChartError, WrittenChart};
-use super::summary::{Split, Summary, Verdict};
+use super::summary::{Percentiles, Split, Summary, Verdict};
 use crate::codes;
 use crate::coordinator::progress::format_us;
 
@@ -84,7 +84,8 @@ pub fn write_report_with(
 /// Escapes text for HTML content and attribute values (the same escaping as JUnit's XML).
 pub use super::junit::escape;
 
-/// The whole page. `charts` are inlined in order; `extra` follows the expectations.
+/// The whole page. `charts` are inlined in order (the media ones in the media section);
+/// `extra` follows the expectations.
 pub fn render(s: &Summary, charts: &[WrittenChart], extra: &[Section]) -> String {
     let mut o =
         String::with_capacity(64 * 1024 + charts.iter().map(|c| c.svg.len()).sum::<usize>());
@@ -105,7 +106,12 @@ pub fn render(s: &Summary, charts: &[WrittenChart], extra: &[Section]) -> String
         .chain(extra.iter().cloned())
         .collect();
     let extra = sections.as_slice();
-    contents(&mut o, charts, extra);
+    let (media_charts, charts): (Vec<WrittenChart>, Vec<WrittenChart>) = charts
+        .iter()
+        .cloned()
+        .partition(|c| charts::media::is_media_chart(c.file_stem));
+    let charts = charts.as_slice();
+    contents(&mut o, charts, extra, s.media.is_some());
     outcomes(&mut o, s);
     expectations(&mut o, s);
     for sec in extra {
@@ -118,6 +124,7 @@ pub fn render(s: &Summary, charts: &[WrittenChart], extra: &[Section]) -> String
         );
     }
     latency(&mut o, s);
+    media::section(&mut o, s, &media_charts);
     chart_section(&mut o, charts);
     rooms(&mut o, s);
     presence(&mut o, s);
@@ -229,13 +236,16 @@ fn header(o: &mut String, s: &Summary) {
     o.push_str("</header>\n");
 }
 
-fn contents(o: &mut String, charts: &[WrittenChart], extra: &[Section]) {
+fn contents(o: &mut String, charts: &[WrittenChart], extra: &[Section], media: bool) {
     o.push_str("<nav><a href=\"#outcomes\">Outcomes</a><a href=\"#expectations\">Expectations</a>");
     for sec in extra {
         let id = sec.anchor();
         let _ = write!(o, "<a href=\"#{id}\">{}</a>", escape(&sec.title));
     }
     o.push_str("<a href=\"#latency\">Latency</a>");
+    if media {
+        o.push_str("<a href=\"#media\">Media</a>");
+    }
     if !charts.is_empty() {
         o.push_str("<a href=\"#charts\">Charts</a>");
     }
@@ -389,8 +399,23 @@ fn expectations(o: &mut String, s: &Summary) {
 }
 
 fn latency(o: &mut String, s: &Summary) {
-    o.push_str("<section id=\"latency\">\n<h2>Latency</h2>\n<table><tr><th>metric</th><th class=\"n\">samples</th><th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">p99.9</th><th class=\"n\">max</th><th class=\"n\">mean</th></tr>\n");
-    for (metric, p) in &s.latency {
+    o.push_str("<section id=\"latency\">\n<h2>Latency</h2>\n");
+    // A media run's timings are in its media section.
+    let media = s.media.is_some();
+    latency_table(
+        o,
+        s.latency
+            .iter()
+            .filter(|(m, _)| !(media && charts::media::METRICS.contains(&m.as_str())))
+            .map(|(m, p)| (m.as_str(), p)),
+    );
+    o.push_str("<p class=\"muted\">lateness is how far the generator started participants behind the plan, not a server figure.</p>\n</section>\n");
+}
+
+/// A latency table: one row per metric with its percentiles (µs figures, formatted).
+fn latency_table<'a>(o: &mut String, rows: impl Iterator<Item = (&'a str, &'a Percentiles)>) {
+    o.push_str("<table><tr><th>metric</th><th class=\"n\">samples</th><th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">p99.9</th><th class=\"n\">max</th><th class=\"n\">mean</th></tr>\n");
+    for (metric, p) in rows {
         if p.count == 0 {
             let _ = writeln!(
                 o,
@@ -410,7 +435,7 @@ fn latency(o: &mut String, s: &Summary) {
         }
         o.push_str("</tr>\n");
     }
-    o.push_str("</table>\n<p class=\"muted\">lateness is how far the generator started participants behind the plan, not a server figure.</p>\n</section>\n");
+    o.push_str("</table>\n");
 }
 
 /// The SVG as an inline element: the XML prolog and namespace declarations dropped (HTML
@@ -428,15 +453,20 @@ fn chart_section(o: &mut String, charts: &[WrittenChart]) {
     }
     o.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
     for c in charts {
-        let stem = escape(c.file_stem);
-        let _ = write!(
-            o,
-            "<figure id=\"chart-{stem}\">\n{}\n<figcaption>{} · <a href=\"charts/{stem}.png\">PNG</a> · <a href=\"charts/{stem}.svg\">SVG</a></figcaption>\n</figure>\n",
-            inline_svg(&c.svg),
-            escape(&c.title)
-        );
+        figure(o, c);
     }
     o.push_str("</section>\n");
+}
+
+/// One chart as a figure: the inline SVG, its title and links to its files.
+fn figure(o: &mut String, c: &WrittenChart) {
+    let stem = escape(c.file_stem);
+    let _ = write!(
+        o,
+        "<figure id=\"chart-{stem}\">\n{}\n<figcaption>{} · <a href=\"charts/{stem}.png\">PNG</a> · <a href=\"charts/{stem}.svg\">SVG</a></figcaption>\n</figure>\n",
+        inline_svg(&c.svg),
+        escape(&c.title)
+    );
 }
 
 fn rooms(o: &mut String, s: &Summary) {
@@ -551,6 +581,8 @@ fn count_table<'a>(o: &mut String, head: &str, rows: impl Iterator<Item = (&'a s
         );
     }
 }
+
+mod media;
 
 #[cfg(test)]
 #[path = "html_tests.rs"]

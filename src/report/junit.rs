@@ -127,6 +127,7 @@ mod tests {
             t: 3.0,
             lateness_p99_us: Some(90_000),
             loop_lag_p99_us: Some(1_000),
+            media_pacing_p99_us: None,
             cpu_percent: Some(50.0),
             worker_cpu_percent: Some(40.0),
             handshakes_waiting: 12,
@@ -149,6 +150,36 @@ mod tests {
             "{failed}"
         );
         assert!(failed.contains("skipped=\"0\""));
+    }
+
+    #[test]
+    fn the_media_presence_expectation_is_a_case_like_any_other() {
+        let mut s: Summary =
+            serde_json::from_str(include_str!("../../tests/fixtures/summary/media-room.json"))
+                .unwrap();
+        let presence = s
+            .expectations
+            .iter()
+            .position(|e| e.name == "media presence")
+            .expect("a media run checks media presence");
+        let passed = render(&s);
+        assert!(
+            passed.contains(
+                "<testcase classname=\"roomstorm.janus-media-room.expectations\" \
+                 name=\"media presence\" time=\"0\"/>"
+            ),
+            "{passed}"
+        );
+        s.expectations[presence].passed = false;
+        s.expectations[presence].detail = "48 subscribed tracks ended, 2 without a byte".into();
+        let failed = render(&s);
+        assert!(
+            failed.contains(
+                "name=\"media presence\" time=\"0\">\n      <failure message=\"48 subscribed \
+                 tracks ended, 2 without a byte\" type=\"expectations\">"
+            ),
+            "{failed}"
+        );
     }
 
     #[test]

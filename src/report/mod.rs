@@ -7,6 +7,7 @@ pub mod generator;
 pub mod hlog;
 pub mod html;
 pub mod junit;
+pub mod media;
 pub mod summary;
 pub mod text;
 

@@ -81,6 +81,9 @@ pub struct Summary {
     /// Scripted faults: when each fired, what it did and whom it reached.
     #[serde(default)]
     pub faults: Vec<FaultReport>,
+    /// Media sent and received (absent when no media moved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<super::media::MediaSummary>,
     /// The embedded server's own counters (absent for external targets).
     pub server: Option<ServerCounters>,
     /// Set in a shard's own result (`run --shard I/N`); absent in a whole or merged run.
@@ -340,6 +343,17 @@ pub(crate) fn judge(
             ),
         },
     ];
+    if plan.groups.iter().any(|g| g.media.is_some()) {
+        let m = &observations.media;
+        expectations.push(Expectation {
+            name: "media presence".into(),
+            passed: m.missing == 0 && m.subscribe_failures == 0 && m.connection_failures == 0,
+            detail: format!(
+                "{} subscribed tracks ended, {} missing ({} cut short); {} failed subscriptions, {} failed peer connections",
+                m.tracks_received, m.missing, m.cut_short, m.subscribe_failures, m.connection_failures
+            ),
+        });
+    }
     if plan.shard.is_none() {
         for g in &plan.groups {
             for (key, want) in &g.expect_counts {
@@ -531,6 +545,7 @@ pub fn build(scenario: &Scenario, plan: &Plan, out: &RunOutput, meta: RunMeta) -
         recovery: total.recovery.clone(),
         recovery_converged_after_us,
         faults,
+        media: super::media::MediaSummary::of(total.media, out.elapsed.as_secs_f64()),
         server: meta.server,
         shard: meta.shard,
         expectations,

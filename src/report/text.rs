@@ -136,6 +136,9 @@ pub fn render(s: &Summary) -> String {
         s.presence.notices_unresolved
     );
     recovery(&mut o, s);
+    if let Some(m) = &s.media {
+        super::media::render(m, &mut o);
+    }
     if let Some(server) = &s.server {
         let a: Vec<String> = server
             .auths

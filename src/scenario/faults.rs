@@ -27,6 +27,8 @@ pub(crate) const FAULT_KINDS: &[&str] = &[
     "reset",
     "blackhole",
     "delay_frames",
+    "media_loss",
+    "media_delay",
     "kick",
     "drop_connections",
     "stall",
@@ -75,12 +77,14 @@ const fn rule(share: Use, narrow: bool, duration: Use, by: Use, fault_api: bool)
 }
 
 /// The key rules of each kind, in [`FAULT_KINDS`] order.
-pub(crate) const RULES: [Rule; 9] = {
+pub(crate) const RULES: [Rule; 11] = {
     use Use::{Forbidden as F, Optional as O, Required as R};
     [
         rule(R, true, O, F, false), // reset
         rule(R, true, R, F, false), // blackhole
         rule(R, true, R, R, false), // delay_frames
+        rule(R, true, R, R, false), // media_loss
+        rule(R, true, R, R, false), // media_delay
         rule(R, true, F, F, false), // kick
         rule(R, false, F, F, true), // drop_connections
         rule(F, false, R, F, true), // stall
@@ -321,7 +325,11 @@ fn fault(r: &mut Reader, item: &Field, cx: &Context) -> Option<Fault> {
         "by",
         rule.map(|r| r.by),
         kinds_where(|r| r.by != Use::Forbidden),
-        "the added delay, e.g. 200ms",
+        if name == Some("media_loss") {
+            "the share of packets dropped, e.g. 5%"
+        } else {
+            "the added delay, e.g. 200ms"
+        },
     );
 
     let share = match share {
@@ -346,11 +354,18 @@ fn fault(r: &mut Reader, item: &Field, cx: &Context) -> Option<Fault> {
         Ok(None) => Ok(Duration::ZERO),
         Err(()) => Err(()),
     };
+    // `by` is a share for media_loss, a delay otherwise.
+    let mut loss = 0.0;
     let by = match by {
-        Ok(Some(f)) => r.positive_duration(&f).ok_or(()),
-        Ok(None) => Ok(Duration::ZERO),
-        Err(()) => Err(()),
-    };
+        Ok(Some(f)) if name == Some("media_loss") => r.share(&f, false).map(|s| {
+            loss = s;
+            Duration::ZERO
+        }),
+        Ok(Some(f)) => r.positive_duration(&f),
+        Ok(None) => Some(Duration::ZERO),
+        Err(()) => None,
+    }
+    .ok_or(());
 
     if let (Some(rule), Some(kind), Some(kf)) = (rule, name, &kind_field)
         && rule.fault_api
@@ -373,7 +388,7 @@ fn fault(r: &mut Reader, item: &Field, cx: &Context) -> Option<Fault> {
         r.problem(
             kf.mark(),
             &kf.path,
-            format!("the `janus` driver cannot inject `{kind}`: Janus's API can only destroy rooms (`close_rooms`) and kick members (`kick`); client faults (reset, blackhole, delay_frames) work against any server"),
+            format!("the `janus` driver cannot inject `{kind}`: Janus's API can only destroy rooms (`close_rooms`) and kick members (`kick`); client faults (reset, blackhole, delay_frames, media_loss, media_delay) work against any server"),
         );
         return None;
     }
@@ -390,6 +405,11 @@ fn fault(r: &mut Reader, item: &Field, cx: &Context) -> Option<Fault> {
         "reset" => FaultKind::Reset { offline: duration },
         "blackhole" => FaultKind::Blackhole { duration },
         "delay_frames" => FaultKind::DelayFrames { by, duration },
+        "media_loss" => FaultKind::MediaLoss {
+            share: loss,
+            duration,
+        },
+        "media_delay" => FaultKind::MediaDelay { by, duration },
         "kick" => FaultKind::Kick,
         "drop_connections" => FaultKind::DropConnections,
         "stall" => FaultKind::Stall { duration },
@@ -434,6 +454,11 @@ mod tests {
             FaultKind::Reset { offline: d },
             FaultKind::Blackhole { duration: d },
             FaultKind::DelayFrames { by: d, duration: d },
+            FaultKind::MediaLoss {
+                share: 0.05,
+                duration: d,
+            },
+            FaultKind::MediaDelay { by: d, duration: d },
             FaultKind::Kick,
             FaultKind::DropConnections,
             FaultKind::Stall { duration: d },
@@ -454,7 +479,7 @@ mod tests {
         }
         assert_eq!(
             kinds_where(|r| r.by != Use::Forbidden),
-            "delay_frames and auth_latency"
+            "delay_frames, media_loss, media_delay and auth_latency"
         );
     }
 }

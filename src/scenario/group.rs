@@ -1,9 +1,11 @@
 //! Reading one entry of `groups`, then checking it against what only the whole file knows (its
-//! resolved size, the rooms, the deadline) and assembling the [`Group`].
+//! resolved size, the rooms, the deadline, the other groups' names) and assembling the [`Group`].
 
 use std::time::Duration;
 
 use super::arrival;
+use super::media::MediaSpec;
+use super::media_read;
 use super::model::{
     Arrival, Group, GroupSize, NamePattern, Order, OutcomeKey, PatternValue, PatternVars, Rooms,
     Step, TokenKind, TokenSpec, USER_VARS,
@@ -25,6 +27,7 @@ pub(crate) const KEYS: &[&str] = &[
     "token",
     "script",
     "expect",
+    "media",
 ];
 /// `order` values, in [`Order`] variant order.
 pub(crate) const ORDERS: &[&str] = &["shuffled", "by_room", "interleaved"];
@@ -62,6 +65,10 @@ pub(crate) struct Draft<'a> {
     token: Option<TokenSpec>,
     script: Option<Vec<Step>>,
     expect: Option<(OutcomeCounts, Option<Field<'a>>)>,
+    /// `media`: `None` when absent, `Some(None)` when it had problems of its own.
+    media: Option<Option<media_read::Draft<'a>>>,
+    /// `media` with its subscribed group names resolved ([`resolve_media`]).
+    resolved_media: Option<Option<MediaSpec>>,
 }
 
 /// Reads one group mapping; every part is read even when an earlier one is wrong.
@@ -122,9 +129,31 @@ pub(crate) fn read<'a>(r: &mut Reader, f: &Field<'a>) -> Option<Draft<'a>> {
         Some(f) => token(r, &f),
         None => Some(TokenSpec::default()),
     };
-    let script = m
-        .required(r, "script", "a list of steps starting with join")
-        .and_then(|f| script::read(r, &f));
+    // Known before the script and `expect` are read: what a publishing group may expect.
+    r.publishes = m
+        .get("media")
+        .is_some_and(|f| f.node.get("publish").is_some());
+    let script_field = m.required(r, "script", "a list of steps starting with join");
+    let script = script_field.as_ref().and_then(|f| script::read(r, f));
+    let media = m.get("media").map(|f| media_read::read(r, &f));
+    if let Some(f) = m.get("media").filter(|_| !r.driver_has_media()) {
+        r.problem(
+            m.key_mark("media"),
+            &f.path,
+            format!(
+                "the `{}` driver cannot publish or subscribe media yet; media runs against Janus (`driver: janus`, docs/media.md)",
+                r.driver.name()
+            ),
+        );
+    }
+    if let Some(f) = &script_field {
+        match &media {
+            None => script::check_media_steps(r, f, None),
+            Some(Some(d)) => script::check_media_steps(r, f, d.publish_key.as_ref()),
+            // A `media` that is not even a mapping says nothing about what the script may publish.
+            Some(None) => {}
+        }
+    }
     let expect = match m.get("expect") {
         Some(f) => script::expect_counts(r, &f).map(|c| (c, Some(f))),
         None => Some((Vec::new(), None)),
@@ -140,7 +169,26 @@ pub(crate) fn read<'a>(r: &mut Reader, f: &Field<'a>) -> Option<Draft<'a>> {
         token,
         script,
         expect,
+        media,
+        resolved_media: None,
     })
+}
+
+/// Resolves every group's `subscribe: {groups: […]}` against the file's group names, after all
+/// groups are read (a group may name one written below it).
+pub(crate) fn resolve_media(r: &mut Reader, drafts: &mut [Option<Draft>]) {
+    let names: Vec<Option<String>> = drafts
+        .iter()
+        .map(|d| d.as_ref().and_then(|d| d.name.clone()))
+        .collect();
+    let names: Vec<Option<&str>> = names.iter().map(Option::as_deref).collect();
+    for d in drafts.iter_mut().flatten() {
+        d.resolved_media = match d.media.take() {
+            None => Some(None),
+            Some(None) => None,
+            Some(Some(media)) => media_read::resolve(r, media, &names).map(Some),
+        };
+    }
 }
 
 fn token(r: &mut Reader, f: &Field) -> Option<TokenSpec> {
@@ -259,6 +307,7 @@ pub(crate) fn finish(
         token: draft.token?,
         script: draft.script?,
         expect_counts,
+        media: draft.resolved_media?,
     })
 }
 

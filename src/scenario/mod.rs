@@ -7,16 +7,20 @@
 //! | `reader` | typed reads that record a problem instead of failing |
 //! | `validate` | the top level, targets, rooms, sizes and weights, the file-wide checks |
 //! | `group`, `arrival`, `script` | one group, its arrival model, its steps and expectations |
+//! | `media_read` | a group's `media`: published tracks and subscriptions |
 //! | `faults` | the `reconnect` settings and the scripted `faults`, checked against the target |
 //! | `interpolate`, `suggest` | `${ENV}` in credentials; "did you mean" |
 //! | [`problem`] | [`Problem`] and [`ScenarioErrors`] |
 //! | [`schema`] | the JSON Schema of the format, for editors |
 //! | [`model`] | the validated types |
+//! | [`media`] | the validated media types and their per-track packet arithmetic |
 
 mod arrival;
 mod faults;
 mod group;
 mod interpolate;
+pub mod media;
+mod media_read;
 pub mod model;
 pub mod problem;
 mod raw;
@@ -28,6 +32,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use media::*;
 pub use model::*;
 pub use problem::{Problem, ScenarioErrors};
 pub use validate::parse;

@@ -140,6 +140,22 @@ pub enum FaultKind {
         /// How long.
         duration: Duration,
     },
+    /// Client media: the chosen participants drop this share of the media packets they receive
+    /// (after the WebRTC stack has seen them, so nothing recovers them), for `duration`.
+    MediaLoss {
+        /// Share of received packets dropped, 0..=1.
+        share: f64,
+        /// How long.
+        duration: Duration,
+    },
+    /// Client media: the chosen participants' sent frames leave `by` after their capture time
+    /// (their stamp), for `duration`: what a slow uplink adds to every subscriber's latency.
+    MediaDelay {
+        /// Added delay per frame.
+        by: Duration,
+        /// How long.
+        duration: Duration,
+    },
     /// Server (standard management API): kick the chosen participants (10006).
     Kick,
     /// Server extension: reset this share of all open signaling connections.
@@ -173,6 +189,8 @@ impl FaultKind {
             FaultKind::Reset { .. } => "reset",
             FaultKind::Blackhole { .. } => "blackhole",
             FaultKind::DelayFrames { .. } => "delay_frames",
+            FaultKind::MediaLoss { .. } => "media_loss",
+            FaultKind::MediaDelay { .. } => "media_delay",
             FaultKind::Kick => "kick",
             FaultKind::DropConnections => "drop_connections",
             FaultKind::Stall { .. } => "stall",
@@ -186,7 +204,11 @@ impl FaultKind {
     pub fn is_client_side(self) -> bool {
         matches!(
             self,
-            FaultKind::Reset { .. } | FaultKind::Blackhole { .. } | FaultKind::DelayFrames { .. }
+            FaultKind::Reset { .. }
+                | FaultKind::Blackhole { .. }
+                | FaultKind::DelayFrames { .. }
+                | FaultKind::MediaLoss { .. }
+                | FaultKind::MediaDelay { .. }
         )
     }
 
@@ -245,6 +267,9 @@ pub struct JanusTarget {
     /// How often members send a keepalive (Janus ends sessions silent for its
     /// `session_timeout`, 60 s by default).
     pub keepalive: Duration,
+    /// The rooms' limit on members with media up (`publishers` of Janus's `create`; the next
+    /// publisher gets 432, which is 10011). `None`: as many as the largest room has members.
+    pub publishers: Option<u32>,
 }
 
 impl JanusTarget {
@@ -345,10 +370,13 @@ pub struct Group {
     /// What kind of room token each participant gets.
     pub token: TokenSpec,
     /// What each participant does, in order. Well formed: joins and leaves alternate, starting
-    /// outside the room and ending outside it.
+    /// outside the room and ending outside it; publish and unpublish alternate inside it.
     pub script: Vec<Step>,
     /// Exact outcome counts this group must produce (checked at the end), in file order.
     pub expect_counts: Vec<(OutcomeKey, u64)>,
+    /// What its participants publish (at `publish` steps) and subscribe to while in the room;
+    /// `None`: no media at all, the participants only signal.
+    pub media: Option<super::media::MediaSpec>,
 }
 
 /// Group size, resolved at validation (weights become totals).
@@ -490,8 +518,20 @@ pub enum Step {
         /// How long.
         duration: Dist,
     },
-    /// Leave the room (`disconnect={}` then close, as the Web SDK does).
+    /// Leave the room (`disconnect={}` then close, as the Web SDK does). Leaving ends
+    /// publishing: the participant's tracks go with it.
     Leave,
+    /// Publish the group's `media.publish` tracks (inside the room, not while already
+    /// publishing): from here the participant loads the SFU's ingress and its subscribers.
+    /// `expect` lists the publish answers that count as expected (0 = accepted; 10011 when the
+    /// room's publishers are full); a refused publisher leaves and ends with that code.
+    Publish {
+        /// Expected answer codes, never empty.
+        expect: Vec<u32>,
+    },
+    /// Stop publishing the tracks of the last `publish` (inside the room), so a script can model
+    /// a speaker who turns the camera off and later on again.
+    Unpublish,
 }
 
 /// A duration drawn per participant from the run's seed.

@@ -70,6 +70,17 @@ impl Node {
         matches!(&self.value, Value::Scalar(s) if s.plain && matches!(s.text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
     }
 
+    /// The value of `key`, if this is a mapping that has it (the first, when repeated).
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.scalar().is_some_and(|s| s.text == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
     /// The scalar, if this is one.
     pub fn scalar(&self) -> Option<&Scalar> {
         match &self.value {

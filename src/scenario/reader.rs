@@ -139,9 +139,17 @@ pub(crate) struct Reader<'e> {
     /// Whether the target checks tokens (a Janus target without `token_secret` does not), so
     /// that bad and expired tokens can be refused at all.
     pub tokens_checked: bool,
+    /// Whether the group being read publishes media (Janus answers a publisher beyond the
+    /// room's limit with 432, which is 10011: only such groups may expect it on Janus).
+    pub publishes: bool,
 }
 
 impl<'e> Reader<'e> {
+    /// Whether the target's driver carries media (publish, subscribe).
+    pub fn driver_has_media(&self) -> bool {
+        crate::signaling::new_driver(self.driver).has_media()
+    }
+
     /// A reader for `file` (as the user named it).
     pub fn new(file: &str, env: &'e dyn Fn(&str) -> Option<String>) -> Self {
         Self {
@@ -150,6 +158,7 @@ impl<'e> Reader<'e> {
             env,
             driver: crate::scenario::DriverKind::Qiniu,
             tokens_checked: true,
+            publishes: false,
         }
     }
 

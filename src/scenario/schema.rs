@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::arrival::KINDS;
 use super::faults::{FAULT_KINDS, MAX_ATTEMPTS, RULES, Use};
 use super::group::{ORDERS, PERMISSIONS, TOKEN_KINDS};
+use super::media_read::{CODECS, FPS, KINDS as MEDIA_KINDS, SUBSCRIBE_WORDS};
 use super::script::{KNOWN_CODES, OUTCOMES};
 use super::validate::DRIVERS;
 
@@ -89,9 +90,9 @@ pub fn json_schema() -> Value {
         ]
     });
     let step = json!({
-        "description": "One step: `join`, `leave`, {join: {expect}}, {hold: …}, {wait: …}. Scripts start and end outside the room.",
+        "description": "One step: `join`, `leave`, `publish`, `unpublish`, {join: {expect}}, {publish: {expect}}, {hold: …}, {wait: …}. Scripts start and end outside the room; publish and unpublish alternate inside it.",
         "oneOf": [
-            {"enum": ["join", "leave"]},
+            {"enum": ["join", "leave", "publish", "unpublish"]},
             {
                 "type": "object", "additionalProperties": false, "required": ["join"],
                 "properties": {"join": {
@@ -111,8 +112,67 @@ pub fn json_schema() -> Value {
             {
                 "type": "object", "additionalProperties": false, "required": ["leave"],
                 "properties": {"leave": {"type": "null"}}
+            },
+            {
+                "type": "object", "additionalProperties": false, "required": ["publish"],
+                "properties": {"publish": {
+                    "description": "Publish the group's media.publish tracks (inside the room); `expect` lists the publish answers that count as expected (0 = accepted, 10011 = the room's publishers are full).",
+                    "type": ["object", "null"], "additionalProperties": false,
+                    "properties": {"expect": {"type": "array", "minItems": 1, "items": {"enum": codes_with_zero}}}
+                }}
+            },
+            {
+                "type": "object", "additionalProperties": false, "required": ["unpublish"],
+                "properties": {"unpublish": {"type": "null", "description": "Stop publishing (after a publish, inside the room)."}}
             }
         ]
+    });
+    let track = json!({
+        "description": "One published track: at most one audio and one video per group.",
+        "type": "object", "additionalProperties": false, "required": ["kind", "bitrate"],
+        "properties": {
+            "kind": {"enum": MEDIA_KINDS},
+            "codec": {"enum": CODECS, "description": "opus for audio, vp8 for video (the default for each kind)."},
+            "bitrate": {
+                "type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*(bps|kbps|Mbps)\s*$",
+                "description": "Payload bitrate: audio 6kbps to 510kbps, video 6kbps to 10Mbps.",
+                "examples": ["32kbps", "500kbps", "1.5Mbps"]
+            },
+            "ptime": {"allOf": [{"$ref": "#/$defs/duration"}], "description": "Audio only: frame duration, 10ms, 20ms (default), 40ms or 60ms."},
+            "fps": {"type": "integer", "minimum": FPS.0, "maximum": FPS.1, "description": "Video only: frames per second (default 30)."},
+            "keyframe_interval": {"allOf": [{"$ref": "#/$defs/duration"}], "description": "Video only: 100ms to 60s (default 2s)."}
+        },
+        "allOf": [
+            {
+                "if": {"properties": {"kind": {"const": "audio"}}, "required": ["kind"]},
+                "then": {"properties": {"codec": {"const": "opus"}}, "not": {"anyOf": [{"required": ["fps"]}, {"required": ["keyframe_interval"]}]}}
+            },
+            {
+                "if": {"properties": {"kind": {"const": "video"}}, "required": ["kind"]},
+                "then": {"properties": {"codec": {"const": "vp8"}}, "not": {"required": ["ptime"]}}
+            }
+        ]
+    });
+    let media = json!({
+        "description": "What the group's participants publish at `publish` steps and subscribe to while in the room (docs/scenarios.md, \"Media\"). Without it they do neither.",
+        "type": ["object", "null"], "additionalProperties": false,
+        "properties": {
+            "publish": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"$ref": "#/$defs/track"}},
+            "subscribe": {
+                "description": "all (default): every other participant's tracks in the room; none; {count: N}: the first N other publishers; {groups: [name, …]}: the room's participants in those groups.",
+                "oneOf": [
+                    {"enum": SUBSCRIBE_WORDS},
+                    {
+                        "type": "object", "additionalProperties": false, "required": ["count"],
+                        "properties": {"count": {"type": "integer", "minimum": 1}}
+                    },
+                    {
+                        "type": "object", "additionalProperties": false, "required": ["groups"],
+                        "properties": {"groups": {"type": "array", "minItems": 1, "uniqueItems": true, "items": {"type": "string"}}}
+                    }
+                ]
+            }
+        }
     });
     let offset = json!({"$ref": "#/$defs/duration", "description": "Offset from the run start (default 0s)."});
     let arrival_kinds = json!({
@@ -201,6 +261,7 @@ pub fn json_schema() -> Value {
                 }
             },
             "script": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/step"}, "description": "What each participant does, in order."},
+            "media": {"$ref": "#/$defs/media"},
             "expect": {
                 "description": "Exact outcome counts for this group: completed, aborted, kicked, transport_error, or an RTC code.",
                 "type": "object",
@@ -285,12 +346,12 @@ pub fn json_schema() -> Value {
         "required": ["at", "kind"],
         "properties": {
             "at": {"$ref": "#/$defs/duration", "description": "When, from the run's start; before the deadline."},
-            "kind": {"enum": FAULT_KINDS, "description": "Client faults: reset, blackhole, delay_frames. Management API: kick. Reference server extension: drop_connections, stall, auth_latency, close_rooms, restart."},
+            "kind": {"enum": FAULT_KINDS, "description": "Client faults: reset, blackhole, delay_frames, media_loss, media_delay. Management API: kick. Reference server extension: drop_connections, stall, auth_latency, close_rooms, restart."},
             "share": {"allOf": [{"$ref": "#/$defs/share"}], "description": "How many of the eligible participants (client faults, kick), of the rooms (close_rooms) or of the open connections (drop_connections)."},
             "group": {"type": "string", "description": "Only participants of this group (client faults and kick)."},
             "rooms": {"allOf": [{"$ref": "#/$defs/share"}], "description": "Only participants in this share of the rooms, chosen by the seed (client faults and kick)."},
             "for": {"$ref": "#/$defs/duration", "description": "How long: reset's offline time (default 0s), the length of blackhole, delay_frames, stall and auth_latency, restart's outage."},
-            "by": {"$ref": "#/$defs/duration", "description": "Added delay (delay_frames, auth_latency)."}
+            "by": {"description": "Added delay (delay_frames, media_delay, auth_latency), or the share of received media packets dropped (media_loss: 5%, 0.05).", "anyOf": [{"$ref": "#/$defs/duration"}, {"$ref": "#/$defs/share"}]}
         },
         "allOf": per_kind
     });
@@ -320,12 +381,13 @@ pub fn json_schema() -> Value {
                     "driver": {"enum": DRIVERS, "description": "Signaling protocol of the external server (default qiniu; janus: Janus's VideoRoom, docs/janus.md)."},
                     "fault_api": {"type": "boolean", "description": "The external server is `roomstorm serve` with the fault-injection extension, so server faults beyond kick may be scripted (default false)."},
                     "token_secret": {"type": "string", "description": "driver janus: Janus's token_auth_secret (${NAME} from the environment); participants present tokens signed with it. Without it, none are sent."},
-                    "keepalive": {"$ref": "#/$defs/duration", "description": "driver janus: how often members send a keepalive (default 25s; Janus's session timeout is 60 s)."}
+                    "keepalive": {"$ref": "#/$defs/duration", "description": "driver janus: how often members send a keepalive (default 25s; Janus's session timeout is 60 s)."},
+                    "publishers": {"type": "integer", "minimum": 1, "maximum": 100000, "description": "driver janus: each room's limit on members publishing media; the next publisher gets 432, reported as 10011 (default: the largest room's member count)."}
                 },
                 "oneOf": [
-                    {"required": ["embedded"], "not": {"anyOf": [{"required": ["driver"]}, {"required": ["fault_api"]}, {"required": ["token_secret"]}, {"required": ["keepalive"]}]}},
+                    {"required": ["embedded"], "not": {"anyOf": [{"required": ["driver"]}, {"required": ["fault_api"]}, {"required": ["token_secret"]}, {"required": ["keepalive"]}, {"required": ["publishers"]}]}},
                     {"required": ["url", "driver"], "properties": {"driver": {"const": "janus"}, "url": {"pattern": "^ws://.+"}}, "not": {"required": ["fault_api"]}},
-                    {"required": ["url"], "properties": {"driver": {"const": "qiniu"}, "url": {"pattern": "^http://.+"}}, "not": {"anyOf": [{"required": ["token_secret"]}, {"required": ["keepalive"]}]}}
+                    {"required": ["url"], "properties": {"driver": {"const": "qiniu"}, "url": {"pattern": "^http://.+"}}, "not": {"anyOf": [{"required": ["token_secret"]}, {"required": ["keepalive"]}, {"required": ["publishers"]}]}}
                 ]
             },
             "app": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$", "description": "App id rooms live in (default roomstorm)."},
@@ -378,6 +440,8 @@ pub fn json_schema() -> Value {
             "dist": dist,
             "hold": hold,
             "step": step,
+            "track": track,
+            "media": media,
             "arrival": arrival,
             "group": group,
             "share": share,
@@ -489,6 +553,43 @@ mod tests {
     }
 
     #[test]
+    fn the_schema_knows_media_tracks_subscriptions_and_steps() {
+        let validator = jsonschema::draft202012::new(&json_schema()).unwrap();
+        let with = |media: &str, script: &str| {
+            let text = format!(
+                "version: 1\nname: m\ndeadline: 1m\nrooms: {{ count: 1 }}\ngroups:\n  - name: g\n    per_room: 2\n    arrival: {{ burst: {{}} }}\n    media: {media}\n    script: {script}\n"
+            );
+            validator.is_valid(&to_json(&raw::parse(&text).unwrap().unwrap()))
+        };
+        let steps = "[join, publish, unpublish, { publish: }, leave]";
+        for good in [
+            "{ publish: [{ kind: audio, codec: opus, bitrate: 32kbps, ptime: 20ms }], subscribe: all }",
+            "{ publish: [{ kind: video, bitrate: 1.5Mbps, fps: 30, keyframe_interval: 2s }], subscribe: none }",
+            "{ subscribe: { count: 4 } }",
+            "{ subscribe: { groups: [g] } }",
+            "",
+        ] {
+            assert!(with(good, steps), "{good}");
+        }
+        for bad in [
+            "{ publish: [{ kind: vidoe, bitrate: 1Mbps }] }",
+            "{ publish: [{ kind: audio, codec: vp8, bitrate: 32kbps }] }",
+            "{ publish: [{ kind: audio, bitrate: 32kbps, fps: 30 }] }",
+            "{ publish: [{ kind: video, bitrate: 1Mbps, ptime: 20ms }] }",
+            "{ publish: [{ kind: video, bitrate: 1000 }] }",
+            "{ publish: [{ kind: audio }] }",
+            "{ publish: [] }",
+            "{ subscribe: some }",
+            "{ subscribe: { count: 0 } }",
+            "{ subscribe: { groups: [] } }",
+            "{ speakers: 2 }",
+        ] {
+            assert!(!with(bad, "[join, publish, leave]"), "{bad}");
+        }
+        assert!(!with("", "[join, { unpublish: now }, leave]"));
+    }
+
+    #[test]
     fn the_schema_refuses_unknown_keys_and_shapes() {
         let validator = jsonschema::draft202012::new(&json_schema()).unwrap();
         for bad in [
@@ -499,6 +600,8 @@ mod tests {
             "faults-kinds-and-keys",
             "faults-fault-api",
             "reconnect-word",
+            "media-tracks",
+            "media-subscribe",
         ] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("tests/fixtures/bad")

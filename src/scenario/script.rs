@@ -1,8 +1,8 @@
 //! Reading a group's `script` (steps and hold/wait distributions, with their well-formedness
-//! rules) and its `expect` outcome counts.
+//! rules, media steps included) and its `expect` outcome counts.
 
 use super::model::{Dist, OutcomeKey, Step};
-use super::raw::Value;
+use super::raw::{Mark, Value};
 use super::reader::{Field, Map, Reader};
 use super::suggest;
 use crate::codes;
@@ -24,7 +24,7 @@ pub(crate) const KNOWN_CODES: [u32; 11] = [
 
 /// Step names. To add one: a name here, a branch in [`step`], the state rule in [`check_order`],
 /// a variant in [`Step`], and the schema.
-pub(crate) const STEPS: &[&str] = &["join", "hold", "wait", "leave"];
+pub(crate) const STEPS: &[&str] = &["join", "hold", "wait", "leave", "publish", "unpublish"];
 /// Duration distributions, by key.
 pub(crate) const DISTS: &[&str] = &["uniform", "exponential", "normal"];
 /// Outcome words of `expect` (besides codes).
@@ -32,7 +32,10 @@ pub(crate) const OUTCOMES: &[&str] = &["completed", "aborted", "kicked", "transp
 
 /// Reads `script:`; `None` when any step is wrong.
 pub(crate) fn read(r: &mut Reader, f: &Field) -> Option<Vec<Step>> {
-    let items = r.seq(f, "a list of steps (join, hold, wait, leave)")?;
+    let items = r.seq(
+        f,
+        "a list of steps (join, hold, wait, leave, publish, unpublish)",
+    )?;
     if items.is_empty() {
         r.problem(
             f.mark(),
@@ -55,6 +58,8 @@ fn step(r: &mut Reader, f: &Field) -> Option<Step> {
         return match s.text.as_str() {
             "join" => Some(Step::Join { expect: vec![0] }),
             "leave" => Some(Step::Leave),
+            "publish" => Some(Step::Publish { expect: vec![0] }),
+            "unpublish" => Some(Step::Unpublish),
             "hold" | "wait" => {
                 let name = &s.text;
                 r.problem(
@@ -85,16 +90,27 @@ fn step(r: &mut Reader, f: &Field) -> Option<Step> {
             };
             Some(Step::Join { expect })
         }
-        "leave" => {
+        "publish" => {
+            let pm = r.map_or_empty(&body, &["expect"])?;
+            let expect = match pm.get("expect") {
+                Some(e) => codes_list(r, &e, true)?,
+                None => vec![0],
+            };
+            Some(Step::Publish { expect })
+        }
+        "leave" | "unpublish" => {
             if !body.node.is_null() {
                 r.problem(
                     body.mark(),
                     &body.path,
-                    "`leave` takes no options; write `- leave`",
+                    format!("`{kind}` takes no options; write `- {kind}`"),
                 );
                 return None;
             }
-            Some(Step::Leave)
+            Some(match kind {
+                "leave" => Step::Leave,
+                _ => Step::Unpublish,
+            })
         }
         "wait" => {
             let duration = dist(r, &body, DISTS)?;
@@ -129,10 +145,13 @@ fn step(r: &mut Reader, f: &Field) -> Option<Step> {
 }
 
 /// Checks the in/out-of-room rules: one problem per misplaced step. Judged by each step's name
-/// alone, so a step with a bad option still counts where it stands.
+/// alone, so a step with a bad option still counts where it stands. Publishing is a state inside
+/// the room: `publish` only there and not twice, `unpublish` only after a `publish`, and `leave`
+/// ends it (a participant that leaves takes its tracks along).
 fn check_order(r: &mut Reader, script: &Field, items: &[Field]) {
     let mut inside = false;
     let mut joined = false;
+    let mut publishing = false;
     let mut all_known = true;
     for item in items {
         let Some(kind) = kind_of(item) else {
@@ -140,6 +159,24 @@ fn check_order(r: &mut Reader, script: &Field, items: &[Field]) {
             continue;
         };
         let complaint = match (kind, inside) {
+            ("publish", false) => Some("`publish` outside the room: `join` first"),
+            ("publish", true) if publishing => {
+                Some("`publish` while already publishing: add `unpublish` before it")
+            }
+            ("publish", true) => {
+                publishing = true;
+                None
+            }
+            ("unpublish", false) => Some(
+                "`unpublish` outside the room: nothing is published there (`leave` ends publishing)",
+            ),
+            ("unpublish", true) if !publishing => {
+                Some("`unpublish` without a preceding `publish`: `publish` first")
+            }
+            ("unpublish", true) => {
+                publishing = false;
+                None
+            }
             ("join", true) => Some("`join` while already in the room: add `leave` before it"),
             ("join", false) => {
                 inside = true;
@@ -155,6 +192,7 @@ fn check_order(r: &mut Reader, script: &Field, items: &[Field]) {
             ("leave", false) => Some("`leave` outside the room: `join` first"),
             ("leave", true) => {
                 inside = false;
+                publishing = false;
                 None
             }
             _ => None,
@@ -178,6 +216,52 @@ fn check_order(r: &mut Reader, script: &Field, items: &[Field]) {
             last.mark(),
             &last.path,
             "script ends inside the room: add `leave`",
+        );
+    }
+}
+
+/// Checks `publish` steps against the group's `media.publish`: each `publish` needs tracks to
+/// publish, and tracks set to be published need a `publish` step (else they never would be).
+/// `publish_key`: where `media.publish` is written and its path; `None` when the group has none.
+/// Like [`check_order`], judged by step names, so it runs even when a step has a bad option.
+pub(crate) fn check_media_steps(
+    r: &mut Reader,
+    script: &Field,
+    publish_key: Option<&(Mark, String)>,
+) {
+    let Value::Seq(nodes) = &script.node.value else {
+        return;
+    };
+    let mut publishes = false;
+    let mut all_known = true;
+    for (i, node) in nodes.iter().enumerate() {
+        let item = Field {
+            node,
+            path: format!("{}[{i}]", script.path),
+        };
+        match kind_of(&item) {
+            Some("publish") => {
+                publishes = true;
+                if publish_key.is_none() {
+                    r.problem(
+                        item.mark(),
+                        &item.path,
+                        "`publish` without tracks: give the group `media.publish`",
+                    );
+                }
+            }
+            Some(_) => {}
+            None => all_known = false,
+        }
+    }
+    if let Some((mark, path)) = publish_key
+        && all_known
+        && !publishes
+    {
+        r.problem(
+            *mark,
+            path,
+            "media.publish is set but the script has no `publish` step: add `publish` after `join`",
         );
     }
 }
@@ -354,8 +438,8 @@ fn driver_can_produce(
     path: &str,
 ) -> bool {
     let why = match (r.driver, code) {
-        (crate::scenario::DriverKind::Janus, codes::ROOM_FULL) => {
-            "Janus limits only publishers with media (432), and the `janus` driver joins without media, so a room never answers 10011; use the embedded server for room-full scenarios"
+        (crate::scenario::DriverKind::Janus, codes::ROOM_FULL) if !r.publishes => {
+            "Janus limits only publishers with media (432), and this group publishes none, so its room never answers 10011; give the group `media.publish` and a `publish: {expect: [0, 10011]}` step, or use the embedded server for room-full scenarios"
         }
         (crate::scenario::DriverKind::Janus, codes::DUPLICATE_LOGIN) => {
             "Janus has no equivalent of 10022: a second join with the same id is refused (436) and the member already in is never told; use the embedded server for duplicate-login scenarios"

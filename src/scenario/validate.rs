@@ -57,6 +57,7 @@ pub(crate) const TARGET_KEYS: &[&str] = &[
     "fault_api",
     "token_secret",
     "keepalive",
+    "publishers",
 ];
 /// Most rooms a scenario may ask for.
 pub(crate) const MAX_ROOMS: u64 = 1_000_000;
@@ -199,6 +200,7 @@ fn read(r: &mut Reader, root: &Field) -> Option<Scenario> {
         drafts.push(group::read(r, item));
     }
     check_unique_names(r, &drafts);
+    group::resolve_media(r, &mut drafts);
     let reconnect_field = m.get("reconnect");
     let ping_interval = match &target {
         Some(TargetRead {
@@ -441,7 +443,7 @@ fn target(r: &mut Reader, f: &Field) -> Option<TargetRead> {
     if driver == Some(DriverKind::Janus) {
         return janus_target(r, &m, &body);
     }
-    for key in ["token_secret", "keepalive"] {
+    for key in ["token_secret", "keepalive", "publishers"] {
         if m.has(key) {
             r.problem(
                 m.key_mark(key),
@@ -522,12 +524,17 @@ fn janus_target(r: &mut Reader, m: &Map, url: &Field) -> Option<TargetRead> {
         Some(f) => r.positive_duration(&f),
         None => Some(JanusTarget::DEFAULT_KEEPALIVE),
     };
+    let publishers = match m.get("publishers") {
+        Some(f) => r.uint(&f, 1, 100_000).map(|n| Some(n as u32)),
+        None => Some(None),
+    };
     let token_secret = token_secret?;
     Some(TargetRead {
         target: Target::Janus(JanusTarget {
             url: ok.then(|| text.trim_end_matches('/').to_string())?,
             token_secret,
             keepalive: keepalive?,
+            publishers: publishers?,
         }),
         url_mark: Some(url.mark()),
         ping_interval_mark: None,

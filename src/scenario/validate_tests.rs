@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::scenario::media::*;
 use crate::scenario::model::*;
 use crate::token::Permission;
 
@@ -438,6 +439,7 @@ faults:
             url: "ws://127.0.0.1:8188".into(),
             token_secret: Some(crate::credentials::SecretKey::new("sk-2")),
             keepalive: secs(10),
+            publishers: None,
         })
     );
     assert_eq!(s.target.driver(), DriverKind::Janus);
@@ -453,6 +455,7 @@ faults:
             url: "ws://127.0.0.1:8188".into(),
             token_secret: None,
             keepalive: JanusTarget::DEFAULT_KEEPALIVE,
+            publishers: None,
         })
     );
 }
@@ -485,11 +488,11 @@ faults:
         [
             "j.yaml:4:54: target.fault_api: `fault_api` is roomstorm's own extension; a Janus target takes server faults through Janus's API (`kick`, `close_rooms`) without it".to_string(),
             format!("j.yaml:10:20: groups[0].token.kind: {no_tokens}, so tokens of kind `bad_signature` would be accepted; set `token_secret` to Janus's `token_auth_secret`"),
-            "j.yaml:11:34: groups[0].script[0].join.expect[1]: the `janus` driver cannot produce 10011: Janus limits only publishers with media (432), and the `janus` driver joins without media, so a room never answers 10011; use the embedded server for room-full scenarios".to_string(),
+            "j.yaml:11:34: groups[0].script[0].join.expect[1]: the `janus` driver cannot produce 10011: Janus limits only publishers with media (432), and this group publishes none, so its room never answers 10011; give the group `media.publish` and a `publish: {expect: [0, 10011]}` step, or use the embedded server for room-full scenarios".to_string(),
             format!("j.yaml:11:70: groups[0].script[1].hold.expect[0]: {no_10022}"),
             format!("j.yaml:12:29: groups[0].expect.10022: {no_10022}"),
             format!("j.yaml:12:39: groups[0].expect.10001: the `janus` driver cannot produce 10001: {no_tokens}, so every token is accepted; set `token_secret` to Janus's `token_auth_secret`"),
-            "j.yaml:14:21: faults[0].kind: the `janus` driver cannot inject `stall`: Janus's API can only destroy rooms (`close_rooms`) and kick members (`kick`); client faults (reset, blackhole, delay_frames) work against any server".to_string(),
+            "j.yaml:14:21: faults[0].kind: the `janus` driver cannot inject `stall`: Janus's API can only destroy rooms (`close_rooms`) and kick members (`kick`); client faults (reset, blackhole, delay_frames, media_loss, media_delay) work against any server".to_string(),
         ]
     );
     // Janus speaks WebSocket only, and the codes are still refused when the URL is wrong.
@@ -520,5 +523,210 @@ groups:
     assert_eq!(
         err.to_string(),
         "q.yaml:4:41: target.keepalive: `keepalive` applies to `driver: janus` only"
+    );
+}
+
+#[test]
+fn media_scenario_becomes_the_exact_model() {
+    let text = include_str!("../../tests/fixtures/good/media.yaml");
+    let s = parse(text, "media.yaml", &env).unwrap_or_else(|e| panic!("{e}"));
+    let ms = Duration::from_millis;
+    let audio = TrackSpec {
+        kind: MediaKind::Audio,
+        codec: Codec::Opus,
+        bitrate_bps: 32_000,
+        fps: 50,
+        ptime: ms(20),
+        keyframe_interval: None,
+    };
+    let video = TrackSpec {
+        kind: MediaKind::Video,
+        codec: Codec::Vp8,
+        bitrate_bps: 500_000,
+        fps: 30,
+        ptime: Duration::from_nanos(33_333_333),
+        keyframe_interval: Some(secs(2)),
+    };
+    let hosts = &s.groups[0];
+    assert_eq!(
+        hosts.media,
+        Some(MediaSpec {
+            publish: vec![audio, video],
+            subscribe: Subscribe::All
+        })
+    );
+    let hold = |s| Step::Hold {
+        duration: Dist::Fixed(secs(s)),
+        expect: vec![],
+    };
+    assert_eq!(
+        hosts.script,
+        [
+            Step::Join { expect: vec![0] },
+            Step::Publish { expect: vec![0] },
+            hold(30),
+            Step::Unpublish,
+            hold(5),
+            Step::Leave
+        ]
+    );
+    let speakers = s.groups[1].media.as_ref().unwrap();
+    assert_eq!(
+        speakers.publish,
+        [TrackSpec {
+            kind: MediaKind::Audio,
+            codec: Codec::Opus,
+            bitrate_bps: 48_000,
+            fps: 25,
+            ptime: ms(40),
+            keyframe_interval: None,
+        }]
+    );
+    assert_eq!(speakers.subscribe, Subscribe::Count(2));
+    assert_eq!(
+        s.groups[2].media,
+        Some(MediaSpec {
+            publish: vec![],
+            subscribe: Subscribe::Groups(vec![0])
+        })
+    );
+    let minimal = include_str!("../../tests/fixtures/good/minimal.yaml");
+    let m = parse(minimal, "minimal.yaml", &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.groups[0].media, None);
+}
+
+/// A one-group scenario whose group has `media` (flow YAML) and `script`.
+fn with_media(media: &str, script: &str) -> Result<Scenario, ScenarioErrors> {
+    let text = format!(
+        "version: 1\nname: m\ntarget: {{ url: ws://127.0.0.1:8188, driver: janus }}\ndeadline: 1m\nrooms: {{ count: 1 }}\ngroups:\n  - name: g\n    per_room: 2\n    arrival: {{ burst: {{}} }}\n    media: {media}\n    script: {script}\n"
+    );
+    parse(&text, "m.yaml", &env)
+}
+
+#[test]
+fn bitrates_take_units_and_tracks_their_defaults() {
+    let track = |t: &str| {
+        let s = with_media(&format!("{{ publish: [{t}] }}"), "[join, publish, leave]")
+            .unwrap_or_else(|e| panic!("{t}: {e}"));
+        s.groups[0].media.clone().unwrap().publish[0].clone()
+    };
+    assert_eq!(
+        track("{ kind: video, bitrate: 1.5Mbps }").bitrate_bps,
+        1_500_000
+    );
+    assert_eq!(
+        track("{ kind: video, bitrate: 10Mbps }").bitrate_bps,
+        10_000_000
+    );
+    assert_eq!(
+        track("{ kind: audio, bitrate: '32 kbps' }").bitrate_bps,
+        32_000
+    );
+    assert_eq!(
+        track("{ kind: audio, bitrate: 6000bps }").bitrate_bps,
+        6_000
+    );
+    assert_eq!(
+        track("{ kind: audio, bitrate: 510kbps }").bitrate_bps,
+        510_000
+    );
+    let v = track("{ kind: video, bitrate: 1Mbps }");
+    assert_eq!(
+        (v.codec, v.fps, v.keyframe_interval),
+        (Codec::Vp8, 30, Some(secs(2)))
+    );
+    let a = track("{ kind: audio, bitrate: 64kbps, ptime: 10ms }");
+    assert_eq!(
+        (a.codec, a.fps, a.ptime),
+        (Codec::Opus, 100, Duration::from_millis(10))
+    );
+    let v = track("{ kind: video, bitrate: 300kbps, fps: 15, keyframe_interval: 500ms }");
+    assert_eq!(
+        (v.fps, v.keyframe_interval),
+        (15, Some(Duration::from_millis(500)))
+    );
+    // An empty `media` subscribes to everyone and publishes nothing.
+    let s = with_media("", "[join, leave]").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.groups[0].media,
+        Some(MediaSpec {
+            publish: vec![],
+            subscribe: Subscribe::All
+        })
+    );
+    let s = with_media("{ subscribe: none }", "[join, leave]").unwrap();
+    assert_eq!(
+        s.groups[0].media.as_ref().unwrap().subscribe,
+        Subscribe::None
+    );
+}
+
+#[test]
+fn media_mistakes_are_reported_where_they_are_written() {
+    let lines = |media: &str, script: &str| -> Vec<String> {
+        match with_media(media, script) {
+            Ok(_) => vec![],
+            Err(e) => e.problems().iter().map(|p| p.to_string()).collect(),
+        }
+    };
+    assert_eq!(
+        lines(
+            "{ publish: [{ kind: audio, bitrate: 5kbps }] }",
+            "[join, publish, leave]"
+        ),
+        [
+            "m.yaml:10:48: groups[0].media.publish[0].bitrate: an audio track's bitrate must be 6kbps to 510kbps, found 5kbps"
+        ]
+    );
+    assert_eq!(
+        lines(
+            "{ publish: [{ kind: audio, bitrate: 32kbs }] }",
+            "[join, publish, leave]"
+        ),
+        [
+            "m.yaml:10:48: groups[0].media.publish[0].bitrate: unknown bitrate unit `kbs`; did you mean `kbps`?"
+        ]
+    );
+    assert_eq!(
+        lines("{ publish: [] }", "[join, publish, leave]"),
+        [
+            "m.yaml:10:23: groups[0].media.publish: needs at least one track; remove `publish` for a group that only subscribes"
+        ]
+    );
+    assert_eq!(
+        lines("{ subscribe: [all] }", "[join, leave]"),
+        [
+            "m.yaml:10:25: groups[0].media.subscribe: expected `all`, `none`, {count: N} or {groups: [name, …]}, found a list"
+        ]
+    );
+    assert_eq!(
+        lines("{ subscribe: { groups: [] } }", "[join, leave]"),
+        [
+            "m.yaml:10:35: groups[0].media.subscribe.groups: needs at least one group name; use `subscribe: none` to receive nothing"
+        ]
+    );
+    // `media` that is not a mapping is one problem; the publish steps are not judged against it.
+    assert_eq!(
+        lines("audio", "[join, publish, leave]"),
+        [
+            "m.yaml:10:12: groups[0].media: expected a mapping with keys `publish` or `subscribe`, found `audio`"
+        ]
+    );
+    // `publish` as a mapping step takes only `expect`; an unknown step suggests the media steps.
+    assert_eq!(
+        lines(
+            "{ publish: [{ kind: audio, bitrate: 32kbps }] }",
+            "[join, { publish: now }, leave]"
+        ),
+        [
+            "m.yaml:11:31: groups[0].script[1].publish: expected a mapping with keys `expect`, found `now`"
+        ]
+    );
+    assert_eq!(
+        lines(
+            "{ publish: [{ kind: audio, bitrate: 32kbps }] }",
+            "[join, publsh, leave]"
+        ),
+        ["m.yaml:11:20: groups[0].script[1]: unknown step `publsh`; did you mean `publish`?"]
     );
 }

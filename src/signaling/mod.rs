@@ -75,6 +75,64 @@ pub enum RoomEvent {
     /// The server confirmed our leave (drivers whose server keeps the socket open after a
     /// leave: [`SignalingDriver::leave_is_answered`]).
     Left,
+    /// Our publish was accepted: the server's SDP answer to our offer.
+    Published {
+        /// The answer.
+        answer: String,
+    },
+    /// Our publish was refused with an RTC code (10011: the room's publishers are full).
+    PublishRefused {
+        /// The code.
+        code: u32,
+    },
+    /// Our unpublish is done.
+    Unpublished,
+    /// Another member's tracks became available to subscribe (`user-published`).
+    TracksAdded(RemoteFeed),
+    /// Another member's tracks went away (`user-unpublished`, or it left).
+    TracksRemoved {
+        /// The feed.
+        feed: u64,
+    },
+    /// A subscription's SDP offer from the server (SFUs that offer to subscribers).
+    SubscribeOffer {
+        /// The feed subscribed to.
+        feed: u64,
+        /// The offer.
+        offer: String,
+    },
+    /// The server took our answer: the subscription is starting.
+    Subscribed {
+        /// The feed.
+        feed: u64,
+    },
+    /// A subscription was refused or broke (the feed went away meanwhile).
+    SubscribeFailed {
+        /// The feed.
+        feed: u64,
+        /// The server's reason, for the failure message.
+        why: String,
+    },
+}
+
+/// Another member's published tracks: what a subscriber chooses from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFeed {
+    /// The server's id for the feed (subscribe and unsubscribe name it).
+    pub feed: u64,
+    /// The publisher's user id.
+    pub user: String,
+    /// Its tracks.
+    pub tracks: Vec<RemoteTrack>,
+}
+
+/// One track of a [`RemoteFeed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteTrack {
+    /// The track's `mid` in the publisher's connection.
+    pub mid: String,
+    /// Audio or video.
+    pub kind: crate::scenario::MediaKind,
 }
 
 /// A protocol violation by the server: the participant ends with a transport error naming it.
@@ -147,6 +205,27 @@ pub trait SignalingDriver {
     fn leave_is_answered(&self) -> bool {
         false
     }
+    /// A further event that arrived with the last frame (one frame may announce several
+    /// publishers): the participant drains these after each [`SignalingDriver::on_text`].
+    fn next_event(&mut self) -> Option<RoomEvent> {
+        None
+    }
+    /// `true` when the driver can publish and subscribe media (the others refuse media scenarios
+    /// at validation).
+    fn has_media(&self) -> bool {
+        false
+    }
+    /// Publish with this SDP offer (answered by [`RoomEvent::Published`] or
+    /// [`RoomEvent::PublishRefused`]).
+    fn publish(&mut self, _offer: &str, _out: &mut Vec<String>) {}
+    /// Stop publishing (answered by [`RoomEvent::Unpublished`]).
+    fn unpublish(&mut self, _out: &mut Vec<String>) {}
+    /// Subscribe to `feed` (answered by [`RoomEvent::SubscribeOffer`]).
+    fn subscribe(&mut self, _feed: u64, _out: &mut Vec<String>) {}
+    /// Our SDP answer to a [`RoomEvent::SubscribeOffer`] (answered by [`RoomEvent::Subscribed`]).
+    fn answer_subscription(&mut self, _feed: u64, _answer: &str, _out: &mut Vec<String>) {}
+    /// Stop receiving `feed`.
+    fn unsubscribe(&mut self, _feed: u64, _out: &mut Vec<String>) {}
 }
 
 /// A driver of `kind`.

@@ -151,11 +151,18 @@ impl Control {
     }
 
     /// Creates room `number` for the run: not saved to Janus's config, announcing joins, with
-    /// the run's secret; `description` is the scenario's room name.
-    pub async fn create_room(&self, number: u64, description: &str) -> Result<(), ControlError> {
+    /// the run's secret; `description` is the scenario's room name. `publishers` is the room's
+    /// limit on members with media up (Janus's default is 3; the next publisher gets
+    /// 432, which roomstorm reports as 10011).
+    pub async fn create_room(
+        &self,
+        number: u64,
+        description: &str,
+        publishers: u32,
+    ) -> Result<(), ControlError> {
         let body = json!({"request": "create", "room": number, "description": description,
             "permanent": false, "notify_joining": true, "is_private": false,
-            "secret": self.room_secret.as_ref()});
+            "publishers": publishers, "secret": self.room_secret.as_ref()});
         self.request(body, &format!("create room {number}"))
             .await
             .map(drop)
@@ -200,6 +207,22 @@ impl Control {
             .collect())
     }
 
+    /// The display names of room `number`'s members whose media is up (`publisher: true`):
+    /// Janus's own view of who publishes, to cross-check a media run against.
+    pub async fn publishers(&self, number: u64) -> Result<Vec<String>, ControlError> {
+        let body = json!({"request": "listparticipants", "room": number});
+        let data = self
+            .request(body, &format!("list participants of room {number}"))
+            .await?;
+        Ok(data["participants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["publisher"] == true)
+            .map(|p| p["display"].as_str().unwrap_or_default().to_owned())
+            .collect())
+    }
+
     /// The numbers of the public rooms Janus has now.
     pub async fn rooms(&self) -> Result<Vec<u64>, ControlError> {
         let data = self
@@ -213,10 +236,17 @@ impl Control {
             .collect())
     }
 
-    /// Creates `rooms` (number, name), 64 requests in flight at once; stops at the first refusal.
-    pub async fn create_rooms(&self, rooms: &[(u64, String)]) -> Result<(), ControlError> {
+    /// Creates `rooms` (number, name), each taking up to `publishers` publishers, 64 requests
+    /// in flight at once; stops at the first refusal.
+    pub async fn create_rooms(
+        &self,
+        rooms: &[(u64, String)],
+        publishers: u32,
+    ) -> Result<(), ControlError> {
         for chunk in rooms.chunks(IN_FLIGHT) {
-            let calls = chunk.iter().map(|(n, name)| self.create_room(*n, name));
+            let calls = chunk
+                .iter()
+                .map(|(n, name)| self.create_room(*n, name, publishers));
             for r in futures_util::future::join_all(calls).await {
                 r?;
             }

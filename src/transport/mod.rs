@@ -249,8 +249,14 @@ mod tests {
     #[tokio::test]
     async fn resolves_literals_without_lookup() {
         let ep = endpoint("ws://[::1]:9/x").unwrap();
-        assert_eq!(resolve(&ep).await.unwrap(), "[::1]:9".parse().unwrap());
+        assert_eq!(
+            resolve(&ep).await.unwrap(),
+            "[::1]:9".parse::<std::net::SocketAddr>().unwrap()
+        );
         let ep = endpoint("ws://127.0.0.1/x").unwrap();
-        assert_eq!(resolve(&ep).await.unwrap(), "127.0.0.1:80".parse().unwrap());
+        assert_eq!(
+            resolve(&ep).await.unwrap(),
+            "127.0.0.1:80".parse::<std::net::SocketAddr>().unwrap()
+        );
     }
 }

@@ -82,3 +82,156 @@ impl Drop for TestJanus {
         let _ = script(&["stop"], self.dir.path());
     }
 }
+
+/// A run of roomstorm with a Janus in a network namespace of their own (`scripts/janus netns`),
+/// as media needs (Janus skips loopback interfaces), with Janus's own view sampled meanwhile.
+pub struct MediaRun {
+    /// roomstorm's exit code.
+    pub code: i32,
+    /// Its `summary.json`.
+    pub summary: serde_json::Value,
+    /// What it printed (stdout, then stderr).
+    pub output: String,
+    /// Every 250 ms: seconds since launch, and the display names Janus lists as publishers
+    /// (`listparticipants`, `publisher: true`) over all rooms.
+    pub publishers: Vec<(f64, Vec<String>)>,
+}
+
+impl MediaRun {
+    /// The most publishers Janus listed at once.
+    pub fn peak_publishers(&self) -> usize {
+        self.publishers
+            .iter()
+            .map(|(_, p)| p.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Runs `roomstorm run <scenario> <args>` (a path from the repository's root) inside
+/// `scripts/janus netns` for test `name`; `None` when Janus is not installed and not required. A thread of this test enters the
+/// namespace (`setns` changes only the calling thread's) to list Janus's publishers.
+pub fn media_run(name: &str, scenario: &str, args: &[&str]) -> Option<MediaRun> {
+    media_run_with(name, &[], scenario, args)
+}
+
+/// [`media_run`] with options for Janus (`-m 20`: a reclaim window).
+pub fn media_run_with(
+    name: &str,
+    janus_options: &[&str],
+    scenario: &str,
+    args: &[&str],
+) -> Option<MediaRun> {
+    if !installed() {
+        assert!(
+            std::env::var_os("ROOMSTORM_REQUIRE_JANUS").is_none(),
+            "ROOMSTORM_REQUIRE_JANUS is set but janus is not installed (scripts/janus install)"
+        );
+        eprintln!("janus is not installed: skipped (scripts/janus install)");
+        return None;
+    }
+    let dir = ScratchDir::new(name);
+    let bin = std::env::var("ROOMSTORM_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_roomstorm").to_string());
+    let file = |n: &str| std::fs::File::create(dir.path().join(n)).unwrap();
+    let launched = std::time::Instant::now();
+    let mut child = Command::new("scripts/janus")
+        .arg("netns")
+        .arg("--dir")
+        .arg(dir.path().join("janus"))
+        .args(["--port", "8188"])
+        .args(janus_options)
+        .args(["--", &bin, "run"])
+        .arg(scenario)
+        .args(["--target", "ws://127.0.0.1:8188", "--out"])
+        .arg(dir.path().join("reports"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ROOMSTORM_LOG")
+        .stdout(std::process::Stdio::from(file("run.out")))
+        .stderr(std::process::Stdio::from(file("run.err")))
+        .spawn()
+        .unwrap();
+    let pidfile = dir.path().join("janus").join("janus.pid");
+    let publishers = std::thread::scope(|s| {
+        s.spawn(|| watch_publishers(&pidfile, &mut child, launched))
+            .join()
+            .unwrap()
+    });
+    let status = child.wait().unwrap();
+    let read = |n: &str| std::fs::read_to_string(dir.path().join(n)).unwrap_or_default();
+    let output = format!("{}\n{}", read("run.out"), read("run.err"));
+    let summary = output
+        .lines()
+        .find_map(|l| l.strip_prefix("results: "))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or_else(|| panic!("no results line:\n{output}"));
+    Some(MediaRun {
+        code: status.code().unwrap_or(-1),
+        summary,
+        output,
+        publishers,
+    })
+}
+
+/// From inside Janus's namespace: its publishers every 250 ms until the run ends (at most 120 s).
+fn watch_publishers(
+    pidfile: &Path,
+    child: &mut std::process::Child,
+    launched: std::time::Instant,
+) -> Vec<(f64, Vec<String>)> {
+    use std::os::fd::AsRawFd;
+    let limit = std::time::Duration::from_secs(120);
+    // The namespace exists once Janus runs in it.
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(pidfile)
+            .ok()
+            .filter(|p| !p.trim().is_empty())
+        {
+            break pid.trim().to_owned();
+        }
+        if child.try_wait().unwrap().is_some() {
+            return Vec::new();
+        }
+        assert!(launched.elapsed() < limit, "Janus did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+    // SAFETY: setns on this thread only, with a namespace file descriptor held open.
+    let entered = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+    assert_eq!(entered, 0, "setns: {}", std::io::Error::last_os_error());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use roomstorm::target::janus::Control;
+        let control = loop {
+            if let Ok(c) = Control::connect("ws://127.0.0.1:8188", None).await {
+                break c;
+            }
+            if child.try_wait().unwrap().is_some() {
+                return Vec::new();
+            }
+            assert!(launched.elapsed() < limit, "Janus never answered");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        let mut samples = Vec::new();
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                launched.elapsed() < limit,
+                "the run did not end within 120 s"
+            );
+            let mut names = Vec::new();
+            for room in control.rooms().await.unwrap_or_default() {
+                // A room may go between `list` and `listparticipants`.
+                names.extend(control.publishers(room).await.unwrap_or_default());
+            }
+            samples.push((launched.elapsed().as_secs_f64(), names));
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        let _ = control.close().await;
+        samples
+    })
+}

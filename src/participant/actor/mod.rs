@@ -20,6 +20,7 @@ use super::outcome::{FailureStage, Outcome};
 use super::presence::{self, Delay, Stay};
 use super::reconnect::{self, Loss};
 
+mod media;
 mod recovery;
 
 use super::registry;
@@ -120,6 +121,8 @@ pub struct Participant {
     permit: Option<Permit>,
     /// The place in the gate's queue while waiting for a slot.
     ticket: Option<Ticket>,
+    /// Publishing and subscriptions (groups with `media`).
+    media: media::MediaState,
 }
 
 impl Participant {
@@ -164,6 +167,7 @@ impl Participant {
             marks: Vec::new(),
             permit: None,
             ticket: None,
+            media: media::MediaState::default(),
         }
     }
 
@@ -211,6 +215,8 @@ impl Participant {
         let pause = match step {
             Step::Hold { duration, .. } | Step::Wait { duration } => Some(*duration),
             Step::Join { .. } | Step::Leave => None,
+            Step::Publish { .. } => return self.begin_publish(ctx),
+            Step::Unpublish => return self.begin_unpublish(ctx),
         };
         let is_join = matches!(step, Step::Join { .. });
         match pause {
@@ -365,6 +371,8 @@ impl Participant {
     fn send(&mut self, frames: Vec<String>) {
         if let Some(link) = &mut self.link {
             for f in frames {
+                // Every frame, for recording fixtures (`ROOMSTORM_LOG=frames=trace`).
+                tracing::trace!(target: "frames", participant = self.id, dir = "out", "{f}");
                 link.send(Message::text(f));
             }
         }
@@ -413,12 +421,21 @@ impl Participant {
     fn handle_link(&mut self, event: LinkEvent, ctx: &mut Context<Self>) {
         match event {
             LinkEvent::Frame(Message::Text(text)) => {
+                tracing::trace!(target: "frames", participant = self.id, dir = "in", "{text}");
                 let mut out = Vec::new();
                 let event = self.driver.on_text(text.as_str(), &mut out);
                 self.send(out);
                 match event {
-                    Ok(Some(e)) => self.on_event(e, ctx),
-                    Ok(None) => {}
+                    Ok(first) => {
+                        // One frame may carry several events (a list of publishers).
+                        let mut next = first;
+                        while let Some(e) = next.take().or_else(|| self.driver.next_event()) {
+                            self.on_event(e, ctx);
+                            if self.settled {
+                                break;
+                            }
+                        }
+                    }
                     Err(e) => {
                         let stage = self.stage();
                         self.fail(stage, &e.to_string(), ctx)
@@ -460,6 +477,9 @@ impl Participant {
     }
 
     fn on_event(&mut self, event: RoomEvent, ctx: &mut Context<Self>) {
+        if self.on_media_event(&event, ctx) {
+            return;
+        }
         let now = self.run.now_us();
         match event {
             RoomEvent::Joined { peers } if self.reauthing() => self.resumed(&peers, now, ctx),
@@ -584,6 +604,15 @@ impl Participant {
                 "join answer or disconnect out of turn",
                 ctx,
             ),
+            // Taken by `on_media_event` before this match.
+            RoomEvent::Published { .. }
+            | RoomEvent::PublishRefused { .. }
+            | RoomEvent::Unpublished
+            | RoomEvent::TracksAdded(_)
+            | RoomEvent::TracksRemoved { .. }
+            | RoomEvent::SubscribeOffer { .. }
+            | RoomEvent::Subscribed { .. }
+            | RoomEvent::SubscribeFailed { .. } => {}
         }
     }
 
@@ -714,6 +743,7 @@ impl Participant {
             return self.leave_while_reconnecting(ctx);
         }
         self.cancel_ping_timer(ctx);
+        self.end_media(ctx);
         let now = self.run.now_us();
         self.leave_sent_us = now;
         self.end_stay(now);
@@ -745,6 +775,10 @@ impl Participant {
             self.transition(ConnectionEvent::Ended(DisconnectReason::Leave), r);
         });
         self.close_socket(ctx);
+        if let Some((code, expected)) = self.media.refused.take() {
+            // A refused publish (10011): the SDK's publish rejected, the member left.
+            return self.settle(OutcomeKey::Code(code), expected, ctx);
+        }
         if self.leave_forced {
             // The leave was the stop's, not the script's: the script did not finish.
             return self.settle(OutcomeKey::Aborted, false, ctx);
@@ -760,6 +794,7 @@ impl Participant {
         self.waiting = Waiting::Idle;
         self.permit = None;
         let now = self.run.now_us();
+        self.end_media(ctx);
         self.finish_recovery(now, |_| {}, ctx);
         if self.state.in_room() || self.state == ConnectionState::Reconnecting {
             self.end_stay(now);
@@ -788,6 +823,7 @@ impl Participant {
         self.ticket = None;
         self.cancel_timer(ctx);
         self.cancel_ping_timer(ctx);
+        self.end_media(ctx);
         let now = self.run.now_us();
         self.finish_recovery(now, |s| s.abandoned += 1, ctx);
         self.resolve_pending(true);

@@ -457,6 +457,7 @@ impl Handler<Inject> for Participant {
         let until = |d: std::time::Duration| now + d.as_micros() as u64;
         match kind {
             FaultKind::Reset { offline } => {
+                self.media_faults().set_offline(until(offline));
                 let net = self.net.get_or_insert_with(Default::default);
                 net.offline_until_us = net.offline_until_us.max(until(offline));
                 if let Some(link) = self.link.take() {
@@ -477,6 +478,7 @@ impl Handler<Inject> for Participant {
             }
             FaultKind::Blackhole { duration } => {
                 let end = until(duration);
+                self.media_faults().set_offline(end);
                 let net = self.net.get_or_insert_with(Default::default);
                 net.offline_until_us = net.offline_until_us.max(end);
                 if let Some(link) = &mut self.link {
@@ -492,6 +494,13 @@ impl Handler<Inject> for Participant {
                 let net = self.net.get_or_insert_with(Default::default);
                 net.delay_until_us = net.delay_until_us.max(until(duration));
                 net.delay = by;
+            }
+            FaultKind::MediaLoss { share, duration } => {
+                self.media_faults().set_loss(share, until(duration));
+            }
+            FaultKind::MediaDelay { by, duration } => {
+                self.media_faults()
+                    .set_delay(by.as_micros() as u64, until(duration));
             }
             FaultKind::Kick => self.kick_self(index, ctx),
             // Server-wide faults are the coordinator's; a participant never gets them.

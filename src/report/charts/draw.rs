@@ -114,6 +114,9 @@ pub(super) fn draw<DB: DrawingBackend>(
             )
             .map_err(e)?;
         }
+        XAxis::Categories(names) => {
+            super::bars::draw_bars(plot, names, &chart_area, nice_top(y_max)).map_err(e)?;
+        }
     }
     draw_legend(plot, &legend_area).map_err(e)
 }
@@ -180,7 +183,7 @@ where
     note_if_empty(plot, area)
 }
 
-fn line_style(line: &Line) -> ShapeStyle {
+pub(super) fn line_style(line: &Line) -> ShapeStyle {
     let color = PALETTE[line.color % PALETTE.len()];
     match line.stroke {
         Stroke::Solid => color.stroke_width(2),
@@ -189,7 +192,7 @@ fn line_style(line: &Line) -> ShapeStyle {
     }
 }
 
-fn note_if_empty<DB: DrawingBackend>(
+pub(super) fn note_if_empty<DB: DrawingBackend>(
     plot: &Plot,
     area: &DrawingArea<DB, Shift>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
@@ -216,6 +219,16 @@ fn draw_legend<DB: DrawingBackend>(
     for line in &plot.lines {
         let style = line_style(line);
         let sample = vec![(6, y), (36, y)];
+        if let XAxis::Categories(_) = plot.x {
+            // Bars: a swatch of the bar's fill, not a stroke.
+            area.draw(&Rectangle::new(
+                [(12, y - 6), (30, y + 6)],
+                style.color.filled(),
+            ))?;
+            area.draw_text(&line.label, &text, (44, y - 8))?;
+            y += 24;
+            continue;
+        }
         match line.stroke {
             Stroke::Solid => area.draw(&PathElement::new(sample, style))?,
             Stroke::Dashed | Stroke::Reference => {
@@ -230,7 +243,7 @@ fn draw_legend<DB: DrawingBackend>(
 }
 
 /// A round upper bound for the y axis, a little above the data.
-fn nice_top(max: f64) -> f64 {
+pub(super) fn nice_top(max: f64) -> f64 {
     if !(max.is_finite() && max > 0.0) {
         return 1.0;
     }
@@ -245,7 +258,7 @@ fn nice_top(max: f64) -> f64 {
 }
 
 /// Axis numbers without float noise: 0.25, 2, 1500.
-fn axis_number(v: f64) -> String {
+pub(super) fn axis_number(v: f64) -> String {
     if v == 0.0 {
         "0".into()
     } else if v.abs() >= 100.0 || v.fract() == 0.0 {

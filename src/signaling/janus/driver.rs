@@ -24,6 +24,8 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::frames::{self, Incoming, Member, VideoRoom};
+
+mod media;
 use crate::signaling::{Action, DriverError, JoinRequest, Peer, RoomEvent, SignalingDriver};
 
 /// The WebSocket subprotocol Janus requires.
@@ -69,6 +71,8 @@ pub struct JanusDriver {
     ids: Option<(u64, u64)>,
     /// Unix seconds now, for telling an expired token from a bad one (a clock in tests).
     now_unix: fn() -> u64,
+    /// Publishing and subscriptions ([`media`]).
+    media: media::Media,
 }
 
 impl Default for JanusDriver {
@@ -94,6 +98,7 @@ impl JanusDriver {
             members: HashMap::new(),
             ids: None,
             now_unix: crate::token::unix_now,
+            media: media::Media::default(),
         }
     }
 
@@ -215,6 +220,7 @@ impl SignalingDriver for JanusDriver {
         self.session = None;
         self.handle = None;
         self.members.clear();
+        self.media = media::Media::default();
         self.stage = Stage::Idle;
         self.url = join
             .base_url
@@ -250,7 +256,11 @@ impl SignalingDriver for JanusDriver {
         text: &str,
         out: &mut Vec<String>,
     ) -> Result<Option<RoomEvent>, DriverError> {
-        let frame = frames::parse(text).map_err(|e| DriverError::BadAnswer(e.to_string()))?;
+        let (frame, parts) =
+            frames::read(text).map_err(|e| DriverError::BadAnswer(e.to_string()))?;
+        if let Some(handled) = self.media_frame(&frame, &parts, out) {
+            return handled;
+        }
         let answers = |t: &Option<String>, ours: &str| t.as_deref() == Some(ours);
         match (&self.stage, frame) {
             // `ack`s only confirm receipt: the `event` with the same transaction is the answer.
@@ -298,6 +308,7 @@ impl SignalingDriver for JanusDriver {
                 match data {
                     VideoRoom::Joined { members, .. } => {
                         self.stage = Stage::InRoom;
+                        self.feeds_listed(&parts.feeds);
                         let peers = members.iter().map(Self::peer).collect();
                         self.members = members.into_iter().map(|m| (m.id, m.display)).collect();
                         Ok(Some(RoomEvent::Joined { peers }))
@@ -415,7 +426,16 @@ impl SignalingDriver for JanusDriver {
                     transaction: None,
                     data,
                 },
-            ) => Ok(self.room_news(data)),
+            ) => {
+                self.feeds_listed(&parts.feeds);
+                if let VideoRoom::Unpublished { id }
+                | VideoRoom::Leaving { id }
+                | VideoRoom::Kicked { id } = data
+                {
+                    self.feed_gone(id);
+                }
+                Ok(self.room_news(data))
+            }
             (Stage::InRoom | Stage::Leaving(_), Incoming::Timeout) => {
                 self.stage = Stage::Idle;
                 self.session = None;
@@ -459,6 +479,34 @@ impl SignalingDriver for JanusDriver {
 
     fn leave_is_answered(&self) -> bool {
         true
+    }
+
+    fn next_event(&mut self) -> Option<RoomEvent> {
+        self.media.queued.pop_front()
+    }
+
+    fn has_media(&self) -> bool {
+        true
+    }
+
+    fn publish(&mut self, offer: &str, out: &mut Vec<String>) {
+        self.media_publish(offer, out);
+    }
+
+    fn unpublish(&mut self, out: &mut Vec<String>) {
+        self.media_unpublish(out);
+    }
+
+    fn subscribe(&mut self, feed: u64, out: &mut Vec<String>) {
+        self.media_subscribe(feed, out);
+    }
+
+    fn answer_subscription(&mut self, feed: u64, answer: &str, out: &mut Vec<String>) {
+        self.media_answer(feed, answer, out);
+    }
+
+    fn unsubscribe(&mut self, feed: u64, out: &mut Vec<String>) {
+        self.media_unsubscribe(feed, out);
     }
 }
 

@@ -121,7 +121,99 @@ pub enum FrameError {
 
 /// Reads one text frame.
 pub fn parse(text: &str) -> Result<Incoming, FrameError> {
+    read(text).map(|(incoming, _)| incoming)
+}
+
+/// A stream of a publisher's feed, as Janus lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedStream {
+    /// The stream's `mid` in the publisher's connection.
+    pub mid: String,
+    /// `true` for video, `false` for audio (data streams are not listed).
+    pub video: bool,
+}
+
+/// A publisher's feed: its member id, display name and streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feed {
+    /// The publisher's member id (also the feed's id).
+    pub id: u64,
+    /// Display name (roomstorm puts the user id there).
+    pub display: String,
+    /// Its audio and video streams.
+    pub streams: Vec<FeedStream>,
+}
+
+/// What a frame carries for media, beside its [`Incoming`] meaning.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaParts {
+    /// The handle the frame is about (`sender`).
+    pub sender: Option<u64>,
+    /// The SDP of a `jsep` (offer or answer).
+    pub sdp: Option<String>,
+    /// Publishers listed in `publishers` (a `joined` answer or room news).
+    pub feeds: Vec<Feed>,
+    /// The plugin's answer named (`configured`, `started`, `attached`, `unpublished`: `"ok"`).
+    pub ok: Option<&'static str>,
+}
+
+/// Reads one text frame: its meaning and its media parts.
+pub fn read(text: &str) -> Result<(Incoming, MediaParts), FrameError> {
     let v: Value = serde_json::from_str(text).map_err(|e| FrameError::NotJanus(e.to_string()))?;
+    let parts = media_parts(&v);
+    Ok((incoming(&v)?, parts))
+}
+
+fn media_parts(v: &Value) -> MediaParts {
+    let data = v.get("plugindata").and_then(|p| p.get("data"));
+    let feeds = data
+        .and_then(|d| d["publishers"].as_array())
+        .map(|list| list.iter().filter_map(feed).collect())
+        .unwrap_or_default();
+    let ok = data.and_then(|d| {
+        if d["videoroom"] == "attached" {
+            return Some("attached");
+        }
+        ["configured", "started", "unpublished"]
+            .into_iter()
+            .find(|k| d[*k] == "ok")
+    });
+    MediaParts {
+        sender: v["sender"].as_u64(),
+        sdp: v["jsep"]["sdp"].as_str().map(str::to_owned),
+        feeds,
+        ok,
+    }
+}
+
+fn feed(v: &Value) -> Option<Feed> {
+    let streams = v["streams"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .filter(|s| s["disabled"] != true)
+                .filter_map(|s| {
+                    let video = match s["type"].as_str()? {
+                        "audio" => false,
+                        "video" => true,
+                        _ => return None,
+                    };
+                    Some(FeedStream {
+                        mid: s["mid"].as_str()?.to_owned(),
+                        video,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Feed {
+        id: v["id"].as_u64()?,
+        display: v["display"].as_str().unwrap_or("").to_owned(),
+        streams,
+    })
+}
+
+fn incoming(v: &Value) -> Result<Incoming, FrameError> {
     let kind = v["janus"]
         .as_str()
         .ok_or_else(|| FrameError::NotJanus("no `janus` field".into()))?;

@@ -22,7 +22,7 @@
 //! METRIC    := connect | join | time_to_connected | peer_visible | leave | peer_gone | lateness
 //!            | detect | reconnect | reconnecting | peer_reconnected | loop_lag
 //!            | publish | ice_connected | dtls_connected | first_media | first_keyframe
-//!            | media_latency | media_pacing | media_jitter
+//!            | media_latency | media_pacing | media_jitter | media_gap | media_rtt
 //! stat      := "p" PERCENT (p50, p90, p99, p99.9, p99.99 …, 0 < PERCENT ≤ 100)
 //!            | "min" | "max" | "mean" | "count"
 //! ```
@@ -492,9 +492,7 @@ impl Threshold {
             passed: observed.is_some_and(|v| self.op.holds(v, self.value)),
             observed: match observed {
                 None => "no samples".to_string(),
-                Some(v) if self.is_latency() => {
-                    crate::coordinator::progress::format_us(v.round() as u64)
-                }
+                Some(v) if self.is_latency() => crate::metrics::format_us(v.round() as u64),
                 Some(v) if self.subject == Subject::Media(MediaStat::Loss) => {
                     format!("{:.3}%", v * 100.0)
                 }

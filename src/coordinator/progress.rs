@@ -221,13 +221,4 @@ pub fn status_line(agg: &Aggregate, lifecycles: u64, plan: &Plan, deadline: Dura
     )
 }
 
-/// Microseconds as a short human figure: `850µs`, `3.1ms`, `2.40s`.
-pub fn format_us(us: u64) -> String {
-    if us < 1000 {
-        format!("{us}µs")
-    } else if us < 1_000_000 {
-        format!("{:.1}ms", us as f64 / 1000.0)
-    } else {
-        format!("{:.2}s", us as f64 / 1e6)
-    }
-}
+pub use crate::metrics::format_us;

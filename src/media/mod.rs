@@ -9,6 +9,7 @@
 //! | [`faults`] | scripted client media faults (`media_loss`, `media_delay`) shared with the loops |
 //! | [`keyframe`] | the interceptor that hands PLI/FIR to the sender |
 //! | [`sender`] | a synthetic track's paced frames, keyframes on request |
+//! | [`sample`] | real VP8 and Opus samples (shipped in `assets/media/`) for `payload: sample`, stamped with a trailer |
 //! | [`receiver`] | a subscribed track's receive loop: statistics and one-way latency |
 //!
 //! The participant actor drives these ([`crate::participant`]'s `actor/media.rs`); the signaling
@@ -19,5 +20,6 @@ pub mod frame;
 pub mod keyframe;
 pub mod peer;
 pub mod receiver;
+pub mod sample;
 pub mod sender;
 pub mod stats;

@@ -15,6 +15,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::faults::MediaFaults;
 use super::frame::{self, FrameHeader};
+use super::sample;
 use super::stats::{LossGate, TrackStats};
 use crate::metrics::Metric;
 use crate::metrics::recorder;
@@ -112,15 +113,25 @@ pub async fn receive(
         let announced = s.announced_us;
         // A gap past the freeze rule just ended: how long the track was silent.
         let gap = (s.stats.freezes() > freezes).then(|| s.stats.freeze_total_us() - frozen_us);
-        // The header is on the first packet of each frame (after VP8's descriptor and tag).
+        // The header is on the first packet of each synthetic frame (after VP8's descriptor and
+        // tag), or the last of a sample's frame (a trailer a decoder ignores).
         let stamped = if video {
             // Behind the descriptor (which a server may extend) and the rest of our prefix.
             frame::vp8_descriptor_len(payload)
                 .filter(|_| payload[0] & 0x10 != 0)
                 .and_then(|d| payload.get(d + frame::VP8_PREFIX_LEN - 1..))
                 .and_then(FrameHeader::read)
+                // A sample frame (`payload: sample`) ends with it, in its last packet.
+                .or_else(|| {
+                    packet
+                        .header
+                        .marker
+                        .then(|| FrameHeader::read_trailer(payload))
+                        .flatten()
+                })
         } else {
-            FrameHeader::read(payload)
+            // A sample's Opus packet carries it at the end of its Opus padding.
+            FrameHeader::read(payload).or_else(|| sample::opus_trailer(payload))
         };
         let keyframe = video && frame::vp8_is_keyframe(payload);
         let first_keyframe = keyframe && s.stats.first_keyframe_us().is_none();

@@ -23,10 +23,11 @@ use super::faults::MediaFaults;
 use super::frame::{self, FrameHeader};
 use super::keyframe::is_keyframe_request;
 use super::peer::{OPUS_PT, VP8_PT, codec_parameters};
+use super::sample;
 use crate::metrics::Metric;
 use crate::metrics::recorder;
 use crate::participant::RunContext;
-use crate::scenario::{Codec, TrackSpec};
+use crate::scenario::{Codec, MAX_PAYLOAD, Payload, TrackSpec};
 
 /// One published track: what the sender writes into.
 pub struct LocalTrack {
@@ -101,6 +102,17 @@ pub async fn send(local: LocalTrack, publisher: u32, run: Arc<RunContext>, fault
     let start = tokio::time::Instant::now();
     let start_us = run.now_us();
     let mut keyframe_due = vp8;
+    // `payload: sample`: the codec's embedded sample, looped from `pos`; a keyframe request
+    // moves `pos` to the sample's next keyframe, which is sent at once.
+    let sample = match spec.payload {
+        Payload::Synthetic => None,
+        Payload::Sample => Some(match spec.codec {
+            Codec::Opus => sample::opus(),
+            Codec::Vp8 => sample::vp8(),
+        }),
+    };
+    let mut pos: u64 = 0;
+    let mut stamped = Vec::new();
     let mut chunk = Vec::with_capacity(per_packet);
     let mut delayed: VecDeque<Pending> = VecDeque::new();
     let mut k: u64 = 0;
@@ -139,8 +151,21 @@ pub async fn send(local: LocalTrack, publisher: u32, run: Arc<RunContext>, fault
         }
         let now = run.now_us();
         let intended = start_us + interval_us * k;
-        let keyframe = vp8 && (keyframe_due || keyframe_every.is_some_and(|n| k.is_multiple_of(n)));
+        let requested = vp8 && keyframe_due;
+        let wanted = requested || (vp8 && keyframe_every.is_some_and(|n| k.is_multiple_of(n)));
         keyframe_due = false;
+        // A sample's keyframes are its own (every second): only a request makes it jump.
+        let frame = sample.map(|s| {
+            if requested {
+                pos = s.next_keyframe_at_or_after(pos);
+            }
+            pos += 1;
+            s.frame(pos - 1)
+        });
+        let keyframe = match frame {
+            Some(f) => vp8 && f.keyframe,
+            None => wanted,
+        };
         let header = FrameHeader {
             publisher,
             track: local.index,
@@ -150,7 +175,37 @@ pub async fn send(local: LocalTrack, publisher: u32, run: Arc<RunContext>, fault
         };
         let mut built = Vec::with_capacity(packets);
         let mut bytes = 0_u64;
-        for p in 0..packets {
+        let mut rtp_packet = |payload: Vec<u8>, marker: bool| {
+            bytes += payload.len() as u64;
+            built.push(rtp::Packet {
+                header: rtp::header::Header {
+                    version: 2,
+                    marker,
+                    payload_type: pt,
+                    sequence_number: seq,
+                    timestamp,
+                    ssrc: local.ssrc,
+                    ..Default::default()
+                },
+                payload: Bytes::from(payload),
+            });
+            seq = seq.wrapping_add(1);
+        };
+        if let Some(f) = frame {
+            // Valid VP8 or Opus with the header as a trailer (`sample.rs`); one Opus packet, or
+            // the VP8 frame cut into balanced packets, the trailer whole in the marked last one.
+            f.stamped_into(&header, &mut stamped);
+            if vp8 {
+                let payloads = sample::vp8_payloads(&stamped, MAX_PAYLOAD as usize);
+                let n = payloads.len();
+                for (p, payload) in payloads.enumerate() {
+                    rtp_packet(payload, p + 1 == n);
+                }
+            } else {
+                rtp_packet(std::mem::take(&mut stamped), true);
+            }
+        }
+        for p in (0..packets).filter(|_| frame.is_none()) {
             let first = p == 0;
             let mut payload = Vec::with_capacity(per_packet + frame::VP8_PREFIX_LEN);
             if vp8 {
@@ -167,21 +222,9 @@ pub async fn send(local: LocalTrack, publisher: u32, run: Arc<RunContext>, fault
                 frame::fill_filler(body, &mut chunk);
             }
             payload.extend_from_slice(&chunk);
-            bytes += payload.len() as u64;
-            built.push(rtp::Packet {
-                header: rtp::header::Header {
-                    version: 2,
-                    marker: p + 1 == packets,
-                    payload_type: pt,
-                    sequence_number: seq,
-                    timestamp,
-                    ssrc: local.ssrc,
-                    ..Default::default()
-                },
-                payload: Bytes::from(payload),
-            });
-            seq = seq.wrapping_add(1);
+            rtp_packet(payload, p + 1 == packets);
         }
+        let packets = built.len();
         timestamp = timestamp.wrapping_add(ticks_per_frame);
         k += 1;
         recorder::record(|r| {

@@ -119,7 +119,7 @@ impl Aggregate {
                     .push(IntervalHistogram {
                         start_s,
                         end_s: t,
-                        histogram: crate::report::summary::encode(h),
+                        histogram: super::encode(h),
                     });
             }
         }

@@ -21,6 +21,16 @@ pub struct MediaCounters {
     pub keyframes_sent: u64,
     /// Keyframe requests (PLI/FIR) the publishers received from the server.
     pub keyframe_requests: u64,
+    /// NACKs the publishers received (retransmission requests), from their connections' RTCP
+    /// statistics when each connection closed.
+    #[serde(default)]
+    pub nacks_received: u64,
+    /// NACKs the subscribers sent (the stack asks for what it misses), likewise.
+    #[serde(default)]
+    pub nacks_sent: u64,
+    /// PLIs and FIRs the subscribers sent, likewise.
+    #[serde(default)]
+    pub plis_sent: u64,
     /// RTP packets the subscribers received.
     pub packets_received: u64,
     /// RTP payload bytes the subscribers received.
@@ -56,6 +66,9 @@ impl MediaCounters {
         self.frames_sent += other.frames_sent;
         self.keyframes_sent += other.keyframes_sent;
         self.keyframe_requests += other.keyframe_requests;
+        self.nacks_received += other.nacks_received;
+        self.nacks_sent += other.nacks_sent;
+        self.plis_sent += other.plis_sent;
         self.packets_received += other.packets_received;
         self.bytes_received += other.bytes_received;
         self.packets_lost += other.packets_lost;

@@ -7,7 +7,9 @@ pub mod media;
 pub mod recorder;
 pub mod recovery;
 
+use base64::Engine as _;
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 
 /// The latency metrics of a run (names as in the design's metric vocabulary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,11 +57,14 @@ pub enum Metric {
     /// A received track's silence longer than the freeze rule: last frame before → first after
     /// (how long media was gone, and when it came back, after a fault).
     MediaGap,
+    /// Round-trip time from RTCP receiver reports on a publisher's connection (the stack's
+    /// mean over the connection, one sample per sent stream when the connection closes).
+    MediaRtt,
 }
 
 impl Metric {
     /// Every metric, by [`Metric::index`].
-    pub const ALL: [Metric; 21] = [
+    pub const ALL: [Metric; 22] = [
         Metric::Connect,
         Metric::Join,
         Metric::TimeToConnected,
@@ -81,6 +86,7 @@ impl Metric {
         Metric::MediaPacing,
         Metric::MediaJitter,
         Metric::MediaGap,
+        Metric::MediaRtt,
     ];
 
     /// Dense index.
@@ -112,6 +118,7 @@ impl Metric {
             Metric::MediaPacing => "media_pacing",
             Metric::MediaJitter => "media_jitter",
             Metric::MediaGap => "media_gap",
+            Metric::MediaRtt => "media_rtt",
         }
     }
 }
@@ -121,4 +128,28 @@ pub fn new_histogram() -> Histogram<u64> {
     let mut h = Histogram::new(3).expect("3 significant digits is valid");
     h.auto(true);
     h
+}
+
+/// The standard HdrHistogram V2 compressed encoding, base64 (what `.hlog` lines carry).
+pub fn encode(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    match V2DeflateSerializer::new().serialize(h, &mut buf) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
+        Err(e) => {
+            tracing::error!("histogram encoding failed: {e:?}");
+            String::new()
+        }
+    }
+}
+
+/// Microseconds as a short human figure: `850µs`, `3.1ms`, `2.40s` (progress lines, reports and
+/// threshold results all print latencies this way).
+pub fn format_us(us: u64) -> String {
+    if us < 1000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2}s", us as f64 / 1e6)
+    }
 }

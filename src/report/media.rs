@@ -70,6 +70,11 @@ pub fn render(m: &MediaSummary, out: &mut String) {
         c.freezes,
         m.received_kbps
     );
+    let _ = writeln!(
+        out,
+        "  rtcp: {} NACKs and {} PLI/FIR sent by subscribers, {} NACKs received by publishers",
+        c.nacks_sent, c.plis_sent, c.nacks_received
+    );
     if c.subscribe_failures + c.connection_failures > 0 {
         let _ = writeln!(
             out,

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
 use crate::coordinator::{EndReason, RunOutput};
@@ -619,17 +617,8 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
     }
 }
 
-/// The standard HdrHistogram V2 compressed encoding, base64 (what `.hlog` lines carry).
-pub fn encode(h: &Histogram<u64>) -> String {
-    let mut buf = Vec::new();
-    match V2DeflateSerializer::new().serialize(h, &mut buf) {
-        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
-        Err(e) => {
-            tracing::error!("histogram encoding failed: {e:?}");
-            String::new()
-        }
-    }
-}
+/// Kept here for the report's callers; it lives in [`crate::metrics`], below both.
+pub use crate::metrics::encode;
 
 #[cfg(test)]
 mod tests {

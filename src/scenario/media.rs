@@ -69,6 +69,30 @@ impl Codec {
     }
 }
 
+/// The shipped VP8 sample's rate on the wire's payload, trailer included (`src/media/sample.rs`
+/// checks it against the sample): what a `payload: sample` video track plans with.
+pub const SAMPLE_VIDEO_BPS: u64 = 480_572;
+/// The shipped Opus sample's rate, re-framed with the trailer in its padding.
+pub const SAMPLE_AUDIO_BPS: u64 = 42_356;
+/// The VP8 sample's frame rate.
+pub const SAMPLE_FPS: u32 = 30;
+/// The Opus sample's frame duration.
+pub const SAMPLE_PTIME: Duration = Duration::from_millis(20);
+/// The VP8 sample's keyframe interval.
+pub const SAMPLE_KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What a track's frames are made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Payload {
+    /// Filler of `bitrate / fps` bytes behind the roomstorm header (`src/media/frame.rs`):
+    /// cheap, any size, but no decoder can play it.
+    #[default]
+    Synthetic,
+    /// The embedded sample of the codec, looped (`src/media/sample.rs`): valid VP8 or Opus a
+    /// browser decodes, the header as a trailer; its bitrate and keyframes are the sample's.
+    Sample,
+}
+
 /// One published track: enough to pace synthetic frames and to size the load it puts on the SFU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackSpec {
@@ -85,6 +109,8 @@ pub struct TrackSpec {
     pub ptime: Duration,
     /// Video only (default 2 s, 100 ms..60 s): how often a keyframe is sent; `None` for audio.
     pub keyframe_interval: Option<Duration>,
+    /// Synthetic filler or the codec's sample (`payload: sample`).
+    pub payload: Payload,
 }
 
 impl TrackSpec {
@@ -98,6 +124,7 @@ impl TrackSpec {
             fps: 1000 / ms,
             ptime,
             keyframe_interval: None,
+            payload: Payload::Synthetic,
         }
     }
 
@@ -111,6 +138,7 @@ impl TrackSpec {
             fps,
             ptime: Duration::from_nanos(1_000_000_000 / u64::from(fps)),
             keyframe_interval: Some(keyframe_interval),
+            payload: Payload::Synthetic,
         }
     }
 

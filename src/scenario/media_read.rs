@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use super::media::{Codec, MediaKind, MediaSpec, PTIMES_MS, Subscribe, TrackSpec};
+use super::media::{
+    Codec, MediaKind, MediaSpec, PTIMES_MS, Payload, SAMPLE_AUDIO_BPS, SAMPLE_FPS,
+    SAMPLE_KEYFRAME_INTERVAL, SAMPLE_PTIME, SAMPLE_VIDEO_BPS, Subscribe, TrackSpec,
+};
 use super::raw::{Mark, Value};
 use super::reader::{Field, Reader};
 use super::suggest;
@@ -20,7 +23,10 @@ pub(crate) const TRACK_KEYS: &[&str] = &[
     "ptime",
     "fps",
     "keyframe_interval",
+    "payload",
 ];
+/// `payload` values, in [`Payload`] variant order.
+pub(crate) const PAYLOADS: &[&str] = &["synthetic", "sample"];
 /// `kind` values, in [`MediaKind`] variant order.
 pub(crate) const KINDS: &[&str] = &["audio", "video"];
 /// `codec` values, in [`Codec`] variant order.
@@ -225,6 +231,18 @@ fn track<'a>(r: &mut Reader, f: &Field<'a>) -> (Option<TrackSpec>, Option<(Media
             }),
         None => kind.map(|k| [Codec::Opus, Codec::Vp8][k as usize]),
     };
+    let payload = match m.get("payload") {
+        Some(p) => r
+            .word(&p, PAYLOADS)
+            .map(|i| [Payload::Synthetic, Payload::Sample][i]),
+        None => Some(Payload::Synthetic),
+    };
+    match payload {
+        Some(Payload::Sample) => return sample_track(r, &m, kind, codec, foreign_key, kind_field),
+        // An unknown payload is reported; what it would need is not guessed.
+        None => return (None, kind.zip(kind_field)),
+        Some(Payload::Synthetic) => {}
+    }
     let bitrate = m
         .required(r, "bitrate", "such as 32kbps or 1.5Mbps")
         .and_then(|b| {
@@ -306,6 +324,68 @@ fn track<'a>(r: &mut Reader, f: &Field<'a>) -> (Option<TrackSpec>, Option<(Media
         spec.codec = codec;
         Some(spec)
     })();
+    (spec, kind.zip(kind_field))
+}
+
+/// A `payload: sample` track: the shipped sample sets the bitrate, frame rate and keyframes, so
+/// only the values it has may be written (a different one would be a plan the run cannot keep).
+fn sample_track<'a>(
+    r: &mut Reader,
+    m: &super::reader::Map<'a>,
+    kind: Option<MediaKind>,
+    codec: Option<Codec>,
+    foreign_key: bool,
+    kind_field: Option<Field<'a>>,
+) -> (Option<TrackSpec>, Option<(MediaKind, Field<'a>)>) {
+    let mut ok = !foreign_key;
+    for key in ["bitrate", "keyframe_interval"] {
+        if m.has(key) {
+            ok = false;
+            r.problem(
+                m.key_mark(key),
+                &m.field.child(key),
+                format!(
+                    "`{key}` is the sample's own with `payload: sample` (docs/media.md); remove it"
+                ),
+            );
+        }
+    }
+    if let Some(f) = m.get("fps").filter(|_| kind == Some(MediaKind::Video)) {
+        let fits = r.uint(&f, FPS.0, FPS.1) == Some(SAMPLE_FPS.into());
+        if !fits {
+            r.problem(
+                f.mark(),
+                &f.path,
+                "the VP8 sample runs at 30 fps: write 30 or leave `fps` out",
+            );
+        }
+        ok &= fits;
+    }
+    if let Some(f) = m.get("ptime").filter(|_| kind == Some(MediaKind::Audio)) {
+        let fits = r.duration(&f) == Some(SAMPLE_PTIME);
+        if !fits {
+            r.problem(
+                f.mark(),
+                &f.path,
+                "the Opus sample's frames are 20ms: write 20ms or leave `ptime` out",
+            );
+        }
+        ok &= fits;
+    }
+    let spec = match (kind, codec) {
+        (Some(kind), Some(codec)) if ok => {
+            let mut spec = match kind {
+                MediaKind::Audio => TrackSpec::audio(SAMPLE_AUDIO_BPS, SAMPLE_PTIME),
+                MediaKind::Video => {
+                    TrackSpec::video(SAMPLE_VIDEO_BPS, SAMPLE_FPS, SAMPLE_KEYFRAME_INTERVAL)
+                }
+            };
+            spec.codec = codec;
+            spec.payload = Payload::Sample;
+            Some(spec)
+        }
+        _ => None,
+    };
     (spec, kind.zip(kind_field))
 }
 

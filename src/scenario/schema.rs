@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::arrival::KINDS;
 use super::faults::{FAULT_KINDS, MAX_ATTEMPTS, RULES, Use};
 use super::group::{ORDERS, PERMISSIONS, TOKEN_KINDS};
-use super::media_read::{CODECS, FPS, KINDS as MEDIA_KINDS, SUBSCRIBE_WORDS};
+use super::media_read::{CODECS, FPS, KINDS as MEDIA_KINDS, PAYLOADS, SUBSCRIBE_WORDS};
 use super::script::{KNOWN_CODES, OUTCOMES};
 use super::validate::DRIVERS;
 
@@ -129,7 +129,7 @@ pub fn json_schema() -> Value {
     });
     let track = json!({
         "description": "One published track: at most one audio and one video per group.",
-        "type": "object", "additionalProperties": false, "required": ["kind", "bitrate"],
+        "type": "object", "additionalProperties": false, "required": ["kind"],
         "properties": {
             "kind": {"enum": MEDIA_KINDS},
             "codec": {"enum": CODECS, "description": "opus for audio, vp8 for video (the default for each kind)."},
@@ -140,9 +140,15 @@ pub fn json_schema() -> Value {
             },
             "ptime": {"allOf": [{"$ref": "#/$defs/duration"}], "description": "Audio only: frame duration, 10ms, 20ms (default), 40ms or 60ms."},
             "fps": {"type": "integer", "minimum": FPS.0, "maximum": FPS.1, "description": "Video only: frames per second (default 30)."},
-            "keyframe_interval": {"allOf": [{"$ref": "#/$defs/duration"}], "description": "Video only: 100ms to 60s (default 2s)."}
+            "keyframe_interval": {"allOf": [{"$ref": "#/$defs/duration"}], "description": "Video only: 100ms to 60s (default 2s)."},
+            "payload": {"enum": PAYLOADS, "description": "synthetic (default): stamped filler of `bitrate`; sample: the shipped VP8/Opus sample (assets/media/), decodable, its own bitrate (480.6 kbit/s video at 30 fps, 42.4 kbit/s audio at 20ms) and keyframes (every 1s)."}
         },
         "allOf": [
+            {
+                "if": {"properties": {"payload": {"const": "sample"}}, "required": ["payload"]},
+                "then": {"not": {"anyOf": [{"required": ["bitrate"]}, {"required": ["keyframe_interval"]}]}},
+                "else": {"required": ["bitrate"]}
+            },
             {
                 "if": {"properties": {"kind": {"const": "audio"}}, "required": ["kind"]},
                 "then": {"properties": {"codec": {"const": "opus"}}, "not": {"anyOf": [{"required": ["fps"]}, {"required": ["keyframe_interval"]}]}}
@@ -511,6 +517,7 @@ mod tests {
         let validator = jsonschema::draft202012::new(&json_schema()).unwrap();
         let files: Vec<_> = yaml_files("tests/fixtures/good")
             .into_iter()
+            .chain(yaml_files("tests/fixtures/media"))
             .chain(yaml_files("scenarios"))
             .collect();
         assert!(!files.is_empty());

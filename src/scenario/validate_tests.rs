@@ -538,6 +538,7 @@ fn media_scenario_becomes_the_exact_model() {
         fps: 50,
         ptime: ms(20),
         keyframe_interval: None,
+        payload: Payload::Synthetic,
     };
     let video = TrackSpec {
         kind: MediaKind::Video,
@@ -546,6 +547,7 @@ fn media_scenario_becomes_the_exact_model() {
         fps: 30,
         ptime: Duration::from_nanos(33_333_333),
         keyframe_interval: Some(secs(2)),
+        payload: Payload::Synthetic,
     };
     let hosts = &s.groups[0];
     assert_eq!(
@@ -580,6 +582,7 @@ fn media_scenario_becomes_the_exact_model() {
             fps: 25,
             ptime: ms(40),
             keyframe_interval: None,
+            payload: Payload::Synthetic,
         }]
     );
     assert_eq!(speakers.subscribe, Subscribe::Count(2));

@@ -190,14 +190,10 @@ impl Control {
 
     /// The members of room `number` as Janus lists them: (id, display).
     pub async fn participants(&self, number: u64) -> Result<Vec<(u64, String)>, ControlError> {
-        let body = json!({"request": "listparticipants", "room": number});
-        let data = self
-            .request(body, &format!("list participants of room {number}"))
-            .await?;
-        Ok(data["participants"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        Ok(self
+            .listed(number)
+            .await?
+            .iter()
             .map(|p| {
                 (
                     p["id"].as_u64().unwrap_or(0),
@@ -210,17 +206,25 @@ impl Control {
     /// The display names of room `number`'s members whose media is up (`publisher: true`):
     /// Janus's own view of who publishes, to cross-check a media run against.
     pub async fn publishers(&self, number: u64) -> Result<Vec<String>, ControlError> {
-        let body = json!({"request": "listparticipants", "room": number});
-        let data = self
-            .request(body, &format!("list participants of room {number}"))
-            .await?;
-        Ok(data["participants"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        Ok(self
+            .listed(number)
+            .await?
+            .iter()
             .filter(|p| p["publisher"] == true)
             .map(|p| p["display"].as_str().unwrap_or_default().to_owned())
             .collect())
+    }
+
+    /// `listparticipants` of room `number`: Janus's entries as it sends them.
+    async fn listed(&self, number: u64) -> Result<Vec<Value>, ControlError> {
+        let body = json!({"request": "listparticipants", "room": number});
+        let mut data = self
+            .request(body, &format!("list participants of room {number}"))
+            .await?;
+        Ok(match data["participants"].take() {
+            Value::Array(list) => list,
+            _ => Vec::new(),
+        })
     }
 
     /// The numbers of the public rooms Janus has now.

@@ -29,6 +29,20 @@ fn script(args: &[&str], dir: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// Whether a test can use Janus: `false` (skip) when it is not installed and
+/// `ROOMSTORM_REQUIRE_JANUS` is unset; CI sets it, and then a missing Janus fails the test.
+fn available() -> bool {
+    if installed() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("ROOMSTORM_REQUIRE_JANUS").is_none(),
+        "ROOMSTORM_REQUIRE_JANUS is set but janus is not installed (scripts/janus install)"
+    );
+    eprintln!("janus is not installed: skipped (scripts/janus install)");
+    false
+}
+
 /// Whether `janus` can be started (`--version` exits 1 in 1.1.2, so only the spawn counts).
 fn installed() -> bool {
     Command::new("janus").arg("--version").output().is_ok()
@@ -38,12 +52,7 @@ impl TestJanus {
     /// Starts a Janus for test `name` with `options` (`-m 20`, `--token-auth`, …); `None` when
     /// Janus is not installed and `ROOMSTORM_REQUIRE_JANUS` is unset (CI sets it: no skipping).
     pub fn start(name: &str, options: &[&str]) -> Option<Self> {
-        if !installed() {
-            assert!(
-                std::env::var_os("ROOMSTORM_REQUIRE_JANUS").is_none(),
-                "ROOMSTORM_REQUIRE_JANUS is set but janus is not installed (scripts/janus install)"
-            );
-            eprintln!("janus is not installed: skipped (scripts/janus install)");
+        if !available() {
             return None;
         }
         let dir = ScratchDir::new(name);
@@ -122,12 +131,7 @@ pub fn media_run_with(
     scenario: &str,
     args: &[&str],
 ) -> Option<MediaRun> {
-    if !installed() {
-        assert!(
-            std::env::var_os("ROOMSTORM_REQUIRE_JANUS").is_none(),
-            "ROOMSTORM_REQUIRE_JANUS is set but janus is not installed (scripts/janus install)"
-        );
-        eprintln!("janus is not installed: skipped (scripts/janus install)");
+    if !available() {
         return None;
     }
     let dir = ScratchDir::new(name);

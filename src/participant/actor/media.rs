@@ -59,7 +59,7 @@ struct Subscription {
 #[derive(Default)]
 pub(super) struct MediaState {
     next_pc: u32,
-    publishing: Option<Publishing>,
+    publishing: Option<Box<Publishing>>,
     /// The publish step waits for the server's answer.
     publish_pending: bool,
     subs: Vec<Subscription>,
@@ -67,8 +67,9 @@ pub(super) struct MediaState {
     chosen: u32,
     /// A refused publish ends the lifecycle with this code once out of the room.
     pub(super) refused: Option<(u32, bool)>,
-    /// Scripted media faults, shared with the senders and receive loops.
-    faults: crate::media::faults::MediaFaults,
+    /// Scripted media faults, shared with the senders and receive loops (made on first use:
+    /// participants without media and faults allocate nothing).
+    faults: Option<crate::media::faults::MediaFaults>,
     /// The publisher connection of an `unpublish` in flight: closed once the server has taken
     /// it down (closing it first would hang up the connection under the server's feet, and
     /// Janus would answer the unpublish with 435, nothing published).
@@ -82,18 +83,53 @@ impl MediaState {
     }
 }
 
+/// Closes a connection, after reading what its RTCP said (NACKs and PLIs sent and received,
+/// round-trip times from receiver reports) into the recorder: once per connection, when it
+/// ends, not per packet. Detached, so it completes even when the participant stops.
 fn close(conn: Option<Arc<dyn PeerConnection>>) {
     if let Some(conn) = conn {
         actix::spawn(async move {
+            let report = conn
+                .get_stats(
+                    std::time::Instant::now(),
+                    rtc::statistics::StatsSelector::None,
+                )
+                .await;
+            record_rtcp(&report);
             let _ = conn.close().await;
         });
     }
 }
 
+/// The RTCP figures of a connection's final statistics. The round-trip time needs receiver
+/// reports that echo the sender's reports (LSR/DLSR); against Janus 1.1.2 the stack counted no
+/// such measurement (`round_trip_time_measurements` 0), so `media_rtt` has samples only where
+/// the server's reports allow it.
+fn record_rtcp(report: &rtc::statistics::report::RTCStatsReport) {
+    use rtc::statistics::report::RTCStatsReportEntry;
+    recorder::record(|r| {
+        for s in report.inbound_rtp_streams() {
+            r.media.nacks_sent += u64::from(s.nack_count);
+            r.media.plis_sent += u64::from(s.pli_count) + u64::from(s.fir_count);
+        }
+        for s in report.outbound_rtp_streams() {
+            r.media.nacks_received += u64::from(s.nack_count);
+        }
+        for e in report.iter() {
+            if let RTCStatsReportEntry::RemoteInboundRtp(s) = e
+                && s.round_trip_time_measurements > 0
+            {
+                let mean = s.total_round_trip_time / s.round_trip_time_measurements as f64;
+                r.latency(Metric::MediaRtt, (mean * 1e6) as u64);
+            }
+        }
+    });
+}
+
 impl Participant {
     /// The participant's media faults (a scripted `media_loss` or `media_delay` sets them).
-    pub(super) fn media_faults(&self) -> &crate::media::faults::MediaFaults {
-        &self.media.faults
+    pub(super) fn media_faults(&mut self) -> &crate::media::faults::MediaFaults {
+        self.media.faults.get_or_insert_with(Default::default)
     }
 
     fn media_net(&self) -> MediaNet {
@@ -125,7 +161,7 @@ impl Participant {
             .iter()
             .map(|t| t.track.clone() as Arc<dyn TrackLocal>)
             .collect();
-        self.media.publishing = Some(Publishing {
+        self.media.publishing = Some(Box::new(Publishing {
             pc,
             conn: None,
             tracks,
@@ -134,7 +170,7 @@ impl Participant {
             applied_us: 0,
             ice_done: false,
             up: false,
-        });
+        }));
         self.media.publish_pending = true;
         let net = self.media_net();
         let to = ctx.address().recipient();
@@ -397,7 +433,7 @@ impl Participant {
                     let tracks = std::mem::take(&mut p.tracks);
                     for t in tracks {
                         let fut =
-                            sender::send(t, self.id, self.run.clone(), self.media.faults.clone());
+                            sender::send(t, self.id, self.run.clone(), self.media_faults().clone());
                         let h = ctx.spawn(fut.into_actor(self));
                         if let Some(p) = self.media.publishing.as_mut() {
                             p.senders.push(h);
@@ -455,7 +491,7 @@ impl Participant {
                         track,
                         state.clone(),
                         act.run.clone(),
-                        act.media.faults.clone(),
+                        act.media_faults().clone(),
                         seed,
                     );
                     let h = ctx.spawn(fut.into_actor(act));

@@ -6,6 +6,14 @@
 //! at its thread's handshake gate ([`super::gate`]), its [`Admit`]; the socket and timers are
 //! items of its own context. Reconnecting (RECONNECTING → RECONNECTED or 10007) follows the pure
 //! policy in [`super::reconnect`].
+//!
+//! | file | holds |
+//! |---|---|
+//! | `mod.rs` | the actor, its script steps, socket events, room events, leave, failure and outcome |
+//! | `join.rs` | the way in: the handshake gate, the token exchange, the socket |
+//! | `roster.rs` | what the member sees of the others: presence notices and stays |
+//! | `recovery.rs` | reconnecting, scripted faults, keepalives and the dead-server timer |
+//! | `media.rs` | publishing and subscribing: WebRTC connections driven by the driver's media events |
 
 use std::sync::Arc;
 
@@ -14,14 +22,18 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::context::RunContext;
 use super::faults::NetFaults;
-use super::gate::{self, Permit, Ticket};
+use super::gate::{Permit, Ticket};
 use super::link::{Link, LinkEvent, Pump};
 use super::outcome::{FailureStage, Outcome};
-use super::presence::{self, Delay, Stay};
+use super::presence::{self, Delay};
 use super::reconnect::{self, Loss};
 
+mod join;
 mod media;
 mod recovery;
+mod roster;
+
+pub use join::Admit;
 
 use super::registry;
 use super::state::{self, ConnectionEvent, ConnectionState, DisconnectReason};
@@ -29,8 +41,8 @@ use crate::metrics::Metric;
 use crate::metrics::recorder::{self, Interval};
 use crate::plan::rng::SeededRng;
 use crate::scenario::{FaultKind, OutcomeKey, Step};
-use crate::signaling::{self, Action, JoinRequest, RoomEvent, SignalingDriver};
-use crate::transport::{self, Socket};
+use crate::signaling::{self, Action, RoomEvent, SignalingDriver};
+use crate::transport;
 pub use recovery::{Keepalive, PingCheck};
 use recovery::{Phase, Recovery};
 
@@ -231,136 +243,6 @@ impl Participant {
                 }));
             }
         }
-    }
-
-    fn begin_join(&mut self, ctx: &mut Context<Self>) {
-        if self.recovery.is_some() {
-            // A script that joins again while still reconnecting gives the old session up first.
-            self.abandon_recovery(ctx);
-        }
-        if !self.pass_gate(ctx) {
-            // Waits DISCONNECTED, as a client whose join() has not been called yet.
-            self.waiting = Waiting::Gate;
-            return;
-        }
-        self.start_join(ctx);
-    }
-
-    /// Takes a slot at this thread's handshake gate: `true` when held now, `false` when queued
-    /// (an [`Admit`] brings the permit later).
-    fn pass_gate(&mut self, ctx: &mut Context<Self>) -> bool {
-        if self.permit.is_some() {
-            return true;
-        }
-        let addr = ctx.address();
-        let wake = move |permit| match addr.try_send(Admit(permit)) {
-            Ok(()) => Ok(()),
-            // A full mailbox still takes it (`do_send` ignores the capacity).
-            Err(SendError::Full(admit)) => {
-                addr.do_send(admit);
-                Ok(())
-            }
-            Err(SendError::Closed(Admit(permit))) => Err(permit),
-        };
-        match gate::enter(wake) {
-            gate::Entry::Granted(permit) => {
-                self.permit = Some(permit);
-                true
-            }
-            gate::Entry::Queued(ticket) => {
-                self.ticket = Some(ticket);
-                false
-            }
-        }
-    }
-
-    /// The join proper, with a slot at the gate: the `join` latency starts here.
-    fn start_join(&mut self, ctx: &mut Context<Self>) {
-        let now = self.run.now_us();
-        self.gone.clear();
-        self.marks.clear();
-        self.join_started_us = now;
-        self.user = self.run.plan.user_id(self.planned(), self.iteration);
-        let room = &self.run.plan.rooms[self.planned().room as usize];
-        let group = self.group();
-        let join = JoinRequest {
-            base_url: self.run.base_url.clone(),
-            app: self.run.app.clone(),
-            room: room.clone(),
-            user: self.user.clone(),
-            room_token: self.run.room_token(&group.token, room, &self.user),
-            user_data: group.user_data.to_string(),
-            room_number: self.run.room_number(self.planned().room),
-        };
-        recorder::record(|r| self.transition(ConnectionEvent::JoinStarted, r));
-        // A fresh join starts a fresh session (no reconnect token from an earlier stay), as the
-        // SDK does for join() after leave().
-        self.driver = signaling::new_driver(self.run.driver);
-        let action = self.driver.begin_join(&join);
-        let timeout = self.run.join_timeout;
-        self.timer = Some(ctx.run_later(timeout, |act, ctx| {
-            act.timer = None;
-            act.fail(FailureStage::Timeout, "join timed out", ctx);
-        }));
-        self.perform(action, ctx);
-    }
-
-    fn perform(&mut self, action: Action, ctx: &mut Context<Self>) {
-        let run = self.run.clone();
-        if self.offline() {
-            let stage = match action {
-                Action::Fetch { .. } => FailureStage::TokenExchange,
-                Action::Open { .. } => FailureStage::Connect,
-            };
-            return self.fail(stage, "network down (scripted fault)", ctx);
-        }
-        match action {
-            Action::Fetch { url } => {
-                self.waiting = Waiting::Http;
-                let fut = async move { transport::http_get(&run.sources, &url).await };
-                ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
-                    if act.waiting != Waiting::Http {
-                        return;
-                    }
-                    let next = match res {
-                        Ok((status, body)) => act.driver.on_http_answer(status, &body),
-                        Err(e) => {
-                            return act.fail(FailureStage::TokenExchange, &e.to_string(), ctx);
-                        }
-                    };
-                    match next {
-                        Ok(action) => act.perform(action, ctx),
-                        Err(e) => act.fail(FailureStage::TokenExchange, &e.to_string(), ctx),
-                    }
-                }));
-            }
-            Action::Open { url } => {
-                self.waiting = Waiting::Socket;
-                self.connect_started_us = self.run.now_us();
-                let subprotocol = self.driver.subprotocol();
-                let fut = async move { transport::ws_open(&run.sources, &url, subprotocol).await };
-                ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
-                    if act.waiting != Waiting::Socket {
-                        return;
-                    }
-                    match res {
-                        Ok(ws) => act.socket_opened(ws, ctx),
-                        Err(e) => act.fail(FailureStage::Connect, &e.to_string(), ctx),
-                    }
-                }));
-            }
-        }
-    }
-
-    fn socket_opened(&mut self, ws: Socket, ctx: &mut Context<Self>) {
-        let connect_us = self.run.now_us().saturating_sub(self.connect_started_us);
-        recorder::record(|r| r.latency(Metric::Connect, connect_us));
-        self.link = Some(Link::new(ws));
-        self.pump = Some(ctx.spawn(Pump));
-        self.waiting = Waiting::JoinAnswer;
-        let mut out = Vec::new();
-        self.driver.on_socket_open(&mut out);
-        self.send(out);
     }
 
     /// The socket, while open (for the pump).
@@ -623,121 +505,6 @@ impl Participant {
         }
     }
 
-    /// A `user-joined` (`joined`) or `user-left` notice for `user` at `now`.
-    fn notice(&mut self, user: &str, now: u64, joined: bool) {
-        let board = &self.run.boards[self.planned().room as usize];
-        let Some(slot) = board.slot(user) else {
-            return recorder::record(|r| r.notices_unknown_user += 1);
-        };
-        if joined {
-            if !self.seen.contains(&slot) {
-                self.seen.push(slot);
-            }
-            self.gone.retain(|s| *s != slot);
-        } else {
-            if !self.gone.contains(&slot) {
-                self.gone.push(slot);
-            }
-            self.marks.retain(|(s, _)| *s != slot);
-        }
-        let delay = if joined {
-            presence::visible_delay(board, slot, now)
-        } else {
-            presence::gone_delay(board, slot, now)
-        };
-        let metric = if joined {
-            Metric::PeerVisible
-        } else {
-            Metric::PeerGone
-        };
-        let room = self.planned().room;
-        match delay {
-            Delay::Measured(us) => recorder::record(|r| {
-                r.latency(metric, us);
-                if joined {
-                    let stat = r.room(room);
-                    stat.max_peer_visible_us = stat.max_peer_visible_us.max(us);
-                }
-            }),
-            Delay::BeforeReference => recorder::record(|r| {
-                r.latency(metric, 0);
-                r.notices_before_reference += 1;
-            }),
-            Delay::Pending => self.pending.push(PendingNotice {
-                slot,
-                at: now,
-                joined,
-            }),
-        }
-    }
-
-    /// Resolves notices whose reference time is known by now; the rest count as unresolved.
-    fn resolve_pending(&mut self, last_chance: bool) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let board = &self.run.boards[self.planned().room as usize];
-        let mut pending = std::mem::take(&mut self.pending);
-        recorder::record(|r| {
-            pending.retain(|n| {
-                let reference = if n.joined {
-                    board.answered_at(n.slot)
-                } else {
-                    board.left_at(n.slot)
-                };
-                let metric = if n.joined {
-                    Metric::PeerVisible
-                } else {
-                    Metric::PeerGone
-                };
-                match reference {
-                    Some(at) if at <= n.at => r.latency(metric, n.at - at),
-                    Some(_) => {
-                        r.latency(metric, 0);
-                        r.notices_before_reference += 1;
-                    }
-                    None if last_chance => r.notices_unresolved += 1,
-                    None => return true,
-                }
-                false
-            });
-        });
-        self.pending = pending;
-    }
-
-    fn end_stay(&mut self, now: u64) {
-        let board = &self.run.boards[self.planned().room as usize];
-        if self.slot != u32::MAX {
-            board.leaving(self.slot, self.board_stamp, now);
-        }
-        // A peer still shown as reconnecting that came back after we marked it, and is still
-        // in the room: its `user-reconnected` never reached us.
-        let stale = self
-            .marks
-            .iter()
-            .filter(|(slot, since)| {
-                board.resumed_at(*slot).is_some_and(|at| at > *since)
-                    && board.answered_at(*slot).is_some()
-            })
-            .count() as u64;
-        self.marks.clear();
-        self.gone.clear();
-        if stale > 0 {
-            recorder::record(|r| r.recovery.stale_reconnecting += stale);
-        }
-        self.resolve_pending(false);
-        let stay = Stay {
-            room: self.planned().room,
-            slot: self.slot,
-            from: self.stay_from,
-            to: now,
-            seen: std::mem::take(&mut self.seen),
-        };
-        if stay.slot != u32::MAX {
-            recorder::record(|r| r.stays.push(stay));
-        }
-    }
-
     fn begin_leave(&mut self, ctx: &mut Context<Self>) {
         if self.recovery.is_some() {
             return self.leave_while_reconnecting(ctx);
@@ -943,36 +710,6 @@ impl Handler<Stop> for Participant {
                 self.close_socket(ctx);
                 self.settle(OutcomeKey::Aborted, false, ctx);
             }
-        }
-    }
-}
-
-/// A slot at the handshake gate, for a participant that queued for one: it starts its join now
-/// (or, if it ended meanwhile, drops the permit, which goes to the next waiter).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Admit(pub Permit);
-
-impl Handler<Admit> for Participant {
-    type Result = ();
-
-    fn handle(&mut self, Admit(permit): Admit, ctx: &mut Self::Context) {
-        if self.settled || self.ticket.is_none() {
-            return;
-        }
-        if self.waiting == Waiting::Gate {
-            self.ticket = None;
-            self.permit = Some(permit);
-            self.waiting = Waiting::Idle;
-            self.start_join(ctx);
-        } else if self
-            .recovery
-            .as_ref()
-            .is_some_and(|r| r.phase == Phase::Gate)
-        {
-            self.ticket = None;
-            self.permit = Some(permit);
-            self.attempt(ctx);
         }
     }
 }

@@ -436,8 +436,8 @@ mod tests {
             [
                 "Joined { peers: [] }".to_string(),
                 "published".into(),
-                format!("UserJoined(Peer {{ user: \"sub\", data: \"\" }})"),
-                format!("UserLeft {{ user: \"sub\" }}"),
+                "UserJoined(Peer { user: \"sub\", data: \"\" })".to_string(),
+                "UserLeft { user: \"sub\" }".to_string(),
                 "Unpublished".into(),
                 "Left".into(),
             ]
@@ -446,11 +446,14 @@ mod tests {
 
     #[test]
     fn a_subscriber_subscribes_to_the_feed_it_finds_answers_janus_s_offer_and_a_full_room_is_10011()
-     {
+    {
         let events = replay("sub");
         let feed = member_id("pub");
         let shapes = shapes(&events);
-        assert_eq!(shapes[0], "Joined { peers: [Peer { user: \"pub\", data: \"\" }] }");
+        assert_eq!(
+            shapes[0],
+            "Joined { peers: [Peer { user: \"pub\", data: \"\" }] }"
+        );
         // The feed comes with its two streams, from the `joined` answer's publisher list.
         assert_eq!(
             events[1],

@@ -43,7 +43,15 @@
 #   MODE=audio ROOMS=40 PUBLISHERS=5 RAMP=10 SETTLE=5 HOLD=40 ROUNDS=1 bench/media.sh   # 1000 PCs
 #
 # Janus shares the machine: with subscribe-all rooms it forwards PUBLISHERS − 1 copies of every
-# packet, so watch its CPU % before calling the tester the limit. KEEP=DIR keeps every round's
+# packet, so watch its CPU % (and the "machine" line: what else ran) before calling the tester
+# the limit. Measured on the project's 2-core machine (Janus 1.1.2; other builds running beside,
+# so absolute figures drift by up to 1.5× between runs, ratios within a round much less):
+#   default (64 PCs, av): roomstorm/floor 0.92× CPU, 1.07× RSS per PC (median of 3); ~2,700–4,900
+#     µs CPU per PC-second at 110 packets/s, ~600 KiB RSS per PC; roomstorm's pacing p99 ~2 ms
+#   MODE=audio, 500 PCs: ~800–1,500 µs per PC-second (700–1,250 PCs per core at 50 packets/s),
+#     ~240–300 KiB RSS per PC; Janus needs ~0.9 of a core for them, so at 500 PCs the machine is
+#     full and the limit is Janus (at 1,000 PCs: Janus 1.2 cores, latency p99 1.5 s; Janus pinned
+#     to one core: 24% loss and failed PeerConnections), not the tester. KEEP=DIR keeps every round's
 # files (roomstorm's run folders, the floor's output, the /proc samples). The script starts
 # everything it ends (its clients, their samplers; Janus through scripts/janus, by PID), and all
 # traffic stays inside the namespace (Janus on its 127.0.0.1, media on 127.0.0.2).
@@ -59,6 +67,7 @@ SETTLE=${SETTLE:-3}
 ROUNDS=${ROUNDS:-3}
 WORKERS=${WORKERS:-$(nproc)}
 PORT=${PORT:-18311}
+# ROOMSTORM_BIN=PATH measures another roomstorm build (the floor is always this tree's).
 # PIN=J:C pins Janus (all its threads) to CPU list J and each client to CPU list C (taskset), e.g.
 # PIN=0:1: one core each, so that "PCs per core" is what one core sustains; other processes of
 # the machine are not pinned.
@@ -160,7 +169,7 @@ cargo build --release --quiet
 # The floor's executable, as cargo bench builds it (the bench profile: optimized, no debug info).
 FLOOR=$(cargo bench --bench media_floor --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -n 1)
 [ -x "$FLOOR" ] || { echo "could not build benches/media_floor.rs" >&2; exit 1; }
-BIN=$PWD/target/release/roomstorm
+BIN=${ROOMSTORM_BIN:-$PWD/target/release/roomstorm}
 FLOOR=$(realpath "$FLOOR")
 WORK=$(mktemp -d)
 cleanup() {

@@ -27,8 +27,10 @@
 //!   `unpublish`, `leave`, session `destroy`.
 //!
 //! Output: one line per second on stdout, `tick T SENT RECEIVED CONNECTED FAILED` (seconds since
-//! the process started; RTP packets sent and received so far; PeerConnections connected and
-//! failed so far), then a `floor:` summary line. Exit 1 if a member failed.
+//! the process started; RTP packets sent and received so far, received ones in batches of 32 per
+//! track; PeerConnection state changes to connected and to failed/disconnected so far, so a
+//! connection that recovers counts twice), then a `floor:` summary line. Exit 1 if a member
+//! failed.
 //!
 //! ```text
 //! scripts/janus netns -- cargo bench --bench media_floor -- --rooms 4 --publishers 4 --hold 20
@@ -46,20 +48,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use roomstorm::media::frame::{self, FrameHeader};
-use roomstorm::media::keyframe::{KeyframeRequests, is_keyframe_request};
-use roomstorm::media::peer::{OPUS_PT, VP8_PT, codec_parameters};
+use roomstorm::media::keyframe::is_keyframe_request;
+use roomstorm::media::peer::{MediaNet, OPUS_PT, VP8_PT, add_send_tracks, connection};
+use roomstorm::media::sender::{LocalTrack, local_track};
 use roomstorm::scenario::{Codec, TrackSpec};
-use rtc::interceptor::{Registry, Slot};
-use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::MediaEngine;
-use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
-use rtc::peer_connection::transport::RTCDtlsRole;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -67,12 +61,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
-    RTCPeerConnectionState,
+    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionState,
 };
 
 // The same allocator as the roomstorm binary, so allocator behaviour is not what is compared.
@@ -453,6 +445,16 @@ enum Done {
     Answer(u64, Result<(Arc<dyn PeerConnection>, String), String>),
 }
 
+/// The publisher connection being built: its task fills the slot.
+type Building = (Rc<RefCell<Option<Peer>>>, Vec<(LocalTrack, u32)>);
+
+/// The publisher connection offered: the connection, its "up" signal, its tracks.
+type Offered = (
+    Arc<dyn PeerConnection>,
+    watch::Receiver<bool>,
+    Vec<(LocalTrack, u32)>,
+);
+
 /// One member: its socket, session, publisher handle, subscriptions and connections.
 struct Member<'a> {
     w: &'a Worker,
@@ -468,13 +470,9 @@ struct Member<'a> {
     pcs: Vec<Arc<dyn PeerConnection>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// The publisher connection being built (its task fills the slot), and its tracks.
-    building: Option<(Rc<RefCell<Option<Peer>>>, Vec<LocalTrack>)>,
+    building: Option<Building>,
     /// The publisher connection offered, waiting for Janus's answer.
-    publisher: Option<(
-        Arc<dyn PeerConnection>,
-        watch::Receiver<bool>,
-        Vec<LocalTrack>,
-    )>,
+    publisher: Option<Offered>,
     done_tx: mpsc::UnboundedSender<Done>,
     hold_until: Option<tokio::time::Instant>,
 }
@@ -626,7 +624,9 @@ impl Member<'_> {
                             return;
                         }
                     }
-                    let senders = tracks.into_iter().map(|t| send(t, counters.clone(), clock));
+                    let senders = tracks
+                        .into_iter()
+                        .map(|(t, publisher)| send(t, publisher, counters.clone(), clock));
                     futures_util::future::join_all(senders).await;
                 }));
                 self.hold_until = Some(tokio::time::Instant::now() + self.w.hold);
@@ -704,18 +704,13 @@ impl Member<'_> {
 
     /// Builds the publisher connection and its offer in a task of its own.
     fn start_publishing(&mut self) {
-        let tracks: Vec<LocalTrack> = self
+        let publisher = (self.room as u32).wrapping_mul(64) + self.index as u32;
+        let tracks: Vec<(LocalTrack, u32)> = self
             .w
             .tracks
             .iter()
             .enumerate()
-            .map(|(i, spec)| {
-                local_track(
-                    spec,
-                    (self.room as u32).wrapping_mul(64) + self.index as u32,
-                    i as u16,
-                )
-            })
+            .map(|(i, spec)| (local_track(spec, publisher, i as u16), publisher))
             .collect();
         let (ip, counters, tx) = (
             self.w.media_ip,
@@ -724,24 +719,16 @@ impl Member<'_> {
         );
         let locals: Vec<Arc<dyn TrackLocal>> = tracks
             .iter()
-            .map(|t| t.track.clone() as Arc<dyn TrackLocal>)
+            .map(|(t, _)| t.track.clone() as Arc<dyn TrackLocal>)
             .collect();
         let slot: Rc<RefCell<Option<Peer>>> = Rc::default();
         let back = slot.clone();
         let fut = async move {
             let offer = async {
                 let mut peer = build(ip, counters).await?;
-                for track in locals {
-                    let init = RTCRtpTransceiverInit {
-                        direction: RTCRtpTransceiverDirection::Sendonly,
-                        streams: vec![],
-                        send_encodings: vec![],
-                    };
-                    peer.pc
-                        .add_transceiver_from_track(track, Some(init))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
+                add_send_tracks(&*peer.pc, locals)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let offer = peer
                     .pc
                     .create_offer(None)
@@ -880,19 +867,6 @@ impl PeerConnectionEventHandler for Events {
 
 /// The connection as `roomstorm::media::peer::build` makes it.
 async fn build(ip: IpAddr, counters: Arc<Counters>) -> Result<Peer, String> {
-    let err = |e: webrtc::error::Error| e.to_string();
-    let mut media = MediaEngine::default();
-    for codec in [Codec::Opus, Codec::Vp8] {
-        let (params, kind) = codec_parameters(codec);
-        media.register_codec(params, kind).map_err(err)?;
-    }
-    let registry = register_default_interceptors(Registry::new(), &mut media).map_err(err)?;
-    let registry = registry.with(Slot::from(14_000), KeyframeRequests::default());
-    let settings = SettingEngineBuilder::new()
-        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-        .with_answering_dtls_role(RTCDtlsRole::Server)
-        .with_include_loopback_candidate(true)
-        .build();
     let (gathered_tx, gathered) = watch::channel(false);
     let (up_tx, up) = watch::channel(false);
     let events = Arc::new(Events {
@@ -900,21 +874,11 @@ async fn build(ip: IpAddr, counters: Arc<Counters>) -> Result<Peer, String> {
         up: up_tx,
         counters,
     });
-    let built = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().build())
-        .with_media_engine(media)
-        .with_setting_engine(settings)
-        .with_interceptor_registry(registry)
-        .with_handler(events)
-        .with_udp_addrs(vec![SocketAddr::new(ip, 0)])
-        .build()
+    // The same connection settings as roomstorm's (`peer::connection`), other callbacks.
+    let pc = connection(MediaNet { bind_ip: ip }, events)
         .await
-        .map_err(err)?;
-    Ok(Peer {
-        pc: Arc::new(built),
-        gathered,
-        up,
-    })
+        .map_err(|e| e.to_string())?;
+    Ok(Peer { pc, gathered, up })
 }
 
 impl Peer {
@@ -939,45 +903,8 @@ impl Peer {
 }
 
 /// A published track, as `roomstorm::media::sender::local_track` makes it.
-struct LocalTrack {
-    track: Arc<TrackLocalStaticRTP>,
-    ssrc: u32,
-    spec: TrackSpec,
-    publisher: u32,
-    index: u16,
-}
-
-fn local_track(spec: &TrackSpec, publisher: u32, index: u16) -> LocalTrack {
-    let (params, kind) = codec_parameters(spec.codec);
-    let ssrc = 0x5253_0000_u32
-        .wrapping_add(publisher.wrapping_mul(16))
-        .wrapping_add(u32::from(index) + 1);
-    let stream = format!("fl-{publisher}");
-    let track = MediaStreamTrack::new(
-        stream.clone(),
-        format!("{stream}-{index}"),
-        format!("{stream}-{index}"),
-        kind,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters {
-                ssrc: Some(ssrc),
-                ..Default::default()
-            },
-            codec: params.rtp_codec,
-            ..Default::default()
-        }],
-    );
-    LocalTrack {
-        track: Arc::new(TrackLocalStaticRTP::new(track)),
-        ssrc,
-        spec: spec.clone(),
-        publisher,
-        index,
-    }
-}
-
 /// The paced synthetic frames of `roomstorm::media::sender::send`, counted instead of recorded.
-async fn send(local: LocalTrack, counters: Arc<Counters>, clock: Instant) {
+async fn send(local: LocalTrack, publisher: u32, counters: Arc<Counters>, clock: Instant) {
     let spec = &local.spec;
     let interval = spec.frame_interval();
     let (pt, clock_rate, vp8) = match spec.codec {
@@ -1016,7 +943,7 @@ async fn send(local: LocalTrack, counters: Arc<Counters>, clock: Instant) {
         let keyframe = vp8 && (keyframe_due || keyframe_every.is_some_and(|n| k % n == 0));
         keyframe_due = false;
         let header = FrameHeader {
-            publisher: local.publisher,
+            publisher,
             track: local.index,
             sequence: k as u32,
             send_us: clock.elapsed().as_micros() as u64,

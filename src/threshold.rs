@@ -17,7 +17,7 @@
 //!            | "reconnects." ("reconnected" | "gave_up" | "refused" | "abandoned"
 //!                           | "stale_views" | "unhandled_21003")      value: a whole number
 //!            | "media.loss"               value: a share, `1%` or `0.01`
-//!            | "media." ("missing" | "freezes" | "lost" | "received" | "subscribe_failures"
+//!            | "media." ("missing" | "stalled" | "freezes" | "lost" | "received" | "subscribe_failures"
 //!                      | "connection_failures")                     value: a whole number
 //! METRIC    := connect | join | time_to_connected | peer_visible | leave | peer_gone | lateness
 //!            | detect | reconnect | reconnecting | peer_reconnected | loop_lag
@@ -67,6 +67,7 @@ enum MediaStat {
     /// Lost share of the packets subscribers should have received.
     Loss,
     Missing,
+    Stalled,
     Freezes,
     Lost,
     Received,
@@ -75,9 +76,10 @@ enum MediaStat {
 }
 
 impl MediaStat {
-    const NAMES: [(&'static str, MediaStat); 7] = [
+    const NAMES: [(&'static str, MediaStat); 8] = [
         ("loss", MediaStat::Loss),
         ("missing", MediaStat::Missing),
+        ("stalled", MediaStat::Stalled),
         ("freezes", MediaStat::Freezes),
         ("lost", MediaStat::Lost),
         ("received", MediaStat::Received),
@@ -89,6 +91,7 @@ impl MediaStat {
         match self {
             MediaStat::Loss => m.loss_ratio(),
             MediaStat::Missing => m.missing as f64,
+            MediaStat::Stalled => m.stalled as f64,
             MediaStat::Freezes => m.freezes as f64,
             MediaStat::Lost => m.packets_lost as f64,
             MediaStat::Received => m.tracks_received as f64,

@@ -42,6 +42,7 @@ fn every_subscriber_receives_every_track_of_the_others_and_janus_lists_every_pub
     assert_eq!(m["tracks_published"], 24, "{m}");
     assert_eq!(m["tracks_received"], 48, "{m}");
     assert_eq!(m["missing"], 0, "{m}");
+    assert_eq!(m["stalled"], 0, "{m}");
     assert_eq!(m["subscribe_failures"], 0, "{m}");
     assert_eq!(m["connection_failures"], 0, "{m}");
     // A clean path: nothing lost, nothing frozen.

@@ -193,6 +193,24 @@ pub fn codec_parameters(codec: Codec) -> (RTCRtpCodecParameters, RtpCodecKind) {
 
 /// Builds connection `pc` of a participant whose events go to `to`.
 pub async fn build(net: MediaNet, pc: u32, to: Recipient<PeerEvent>) -> Result<Peer, MediaError> {
+    let (tx, gathered) = watch::channel(false);
+    let events = Arc::new(Events {
+        pc,
+        to,
+        gathered: tx,
+    });
+    Ok(Peer {
+        pc: connection(net, events).await?,
+        gathered,
+    })
+}
+
+/// A connection with roomstorm's settings (the module docs) whose callbacks go to `handler`:
+/// what [`build`] uses, and what a client without actors (the media bench's floor) can share.
+pub async fn connection(
+    net: MediaNet,
+    handler: Arc<dyn PeerConnectionEventHandler>,
+) -> Result<Arc<dyn PeerConnection>, MediaError> {
     let mut media = MediaEngine::default();
     for codec in [Codec::Opus, Codec::Vp8] {
         let (params, kind) = codec_parameters(codec);
@@ -206,25 +224,32 @@ pub async fn build(net: MediaNet, pc: u32, to: Recipient<PeerEvent>) -> Result<P
         .with_answering_dtls_role(RTCDtlsRole::Server)
         .with_include_loopback_candidate(true)
         .build();
-    let (tx, gathered) = watch::channel(false);
-    let events = Arc::new(Events {
-        pc,
-        to,
-        gathered: tx,
-    });
     let built = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(media)
         .with_setting_engine(settings)
         .with_interceptor_registry(registry)
-        .with_handler(events)
+        .with_handler(handler)
         .with_udp_addrs(vec![std::net::SocketAddr::new(net.bind_ip, 0)])
         .build()
         .await?;
-    Ok(Peer {
-        pc: Arc::new(built),
-        gathered,
-    })
+    Ok(Arc::new(built))
+}
+
+/// Adds one send-only transceiver per track: a publisher's connection before its offer.
+pub async fn add_send_tracks(
+    pc: &dyn PeerConnection,
+    tracks: Vec<Arc<dyn webrtc::media_stream::track_local::TrackLocal>>,
+) -> Result<(), MediaError> {
+    for track in tracks {
+        let init = rtc::rtp_transceiver::RTCRtpTransceiverInit {
+            direction: rtc::rtp_transceiver::RTCRtpTransceiverDirection::Sendonly,
+            streams: vec![],
+            send_encodings: vec![],
+        };
+        pc.add_transceiver_from_track(track, Some(init)).await?;
+    }
+    Ok(())
 }
 
 impl Peer {

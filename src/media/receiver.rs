@@ -192,8 +192,10 @@ fn flush(state: &Shared) {
 }
 
 /// Ends a subscription's accounting once, at `now`: the rest of its counters, one received
-/// track, and a missing (or cut short) one when not a byte arrived ([`GRACE_US`]).
-pub fn finish(state: &Shared, now: u64) {
+/// track, and a missing (or cut short) one when not a byte arrived ([`GRACE_US`]). `feed_live`:
+/// the publisher was still publishing (the subscriber left or the run ended), so a track whose
+/// last packet is older than the freeze rule had stopped: a stalled stream, a media error.
+pub fn finish(state: &Shared, now: u64, feed_live: bool) {
     if state.borrow().finished {
         return;
     }
@@ -202,10 +204,65 @@ pub fn finish(state: &Shared, now: u64) {
     s.finished = true;
     let empty = s.stats.bytes() == 0;
     let had_time = now.saturating_sub(s.announced_us) >= GRACE_US;
+    let silent_for = s
+        .stats
+        .last_packet_us()
+        .map_or(0, |last| now.saturating_sub(last));
+    let stalled = feed_live && !empty && silent_for > s.stats.freeze_threshold_us();
     drop(s);
     recorder::record(|r| {
         r.media.tracks_received += 1;
         r.media.missing += u64::from(empty && had_time);
         r.media.cut_short += u64::from(empty && !had_time);
+        r.media.stalled += u64::from(stalled);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::recorder;
+
+    /// A video track announced at 0 that received 10 frames, one packet each, 33 ms apart.
+    fn received_until(last_us: u64) -> Shared {
+        let state = shared(MediaKind::Video, 0, 33_333);
+        let mut s = state.borrow_mut();
+        for i in 0..10u16 {
+            let at = last_us - u64::from(9 - i) * 33_333;
+            s.stats
+                .on_packet(i, u32::from(i) * 3000, 90_000, at, 1000, true);
+        }
+        drop(s);
+        state
+    }
+
+    #[test]
+    fn every_subscription_ends_in_one_count_and_silence_is_judged_by_who_left() {
+        let _ = recorder::take();
+        // Media until 5 s, the subscriber leaves at 5.1 s: within the freeze rule, fine.
+        finish(&received_until(5_000_000), 5_100_000, true);
+        // Silent since 3 s while the publisher still publishes at 5 s: stalled.
+        finish(&received_until(3_000_000), 5_000_000, true);
+        // The same silence when the publisher had gone: its media ended, nothing wrong.
+        finish(&received_until(3_000_000), 5_000_000, false);
+        // Nothing at all: missing after 2 s, cut short before.
+        finish(
+            &shared(MediaKind::Audio, 1_000_000, 20_000),
+            3_500_000,
+            true,
+        );
+        finish(
+            &shared(MediaKind::Audio, 1_000_000, 20_000),
+            2_500_000,
+            true,
+        );
+        // Finishing twice counts once.
+        let once = received_until(1_000_000);
+        finish(&once, 1_000_000, true);
+        finish(&once, 9_000_000, true);
+        let m = recorder::take().media;
+        assert_eq!(m.tracks_received, 6);
+        assert_eq!((m.stalled, m.missing, m.cut_short), (1, 1, 1));
+        assert_eq!(m.packets_received, 10 * 4);
+    }
 }

@@ -52,6 +52,11 @@ pub struct MediaCounters {
     /// publisher left first): not an error, but counted so every subscription is accounted for.
     #[serde(default)]
     pub cut_short: u64,
+    /// Subscribed tracks that had delivered media but were silent (longer than the freeze rule)
+    /// when the subscriber left while their publisher still published: a stream that stopped,
+    /// a media presence error.
+    #[serde(default)]
+    pub stalled: u64,
     /// Subscriptions that could not be set up (refused, or the connection failed).
     pub subscribe_failures: u64,
     /// Peer connections that failed after connecting or never connected.
@@ -78,6 +83,7 @@ impl MediaCounters {
         self.tracks_received += other.tracks_received;
         self.missing += other.missing;
         self.cut_short += other.cut_short;
+        self.stalled += other.stalled;
         self.subscribe_failures += other.subscribe_failures;
         self.connection_failures += other.connection_failures;
     }

@@ -60,10 +60,11 @@ pub fn render(m: &MediaSummary, out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "  received: {} tracks ({} missing, {} cut short) · {} packets, {} lost ({:.3}%), {} freezes, {:.1} kbit/s",
+        "  received: {} tracks ({} missing, {} cut short, {} stalled) · {} packets, {} lost ({:.3}%), {} freezes, {:.1} kbit/s",
         c.tracks_received,
         c.missing,
         c.cut_short,
+        c.stalled,
         c.packets_received,
         c.packets_lost,
         m.loss_ratio * 100.0,
@@ -107,7 +108,7 @@ mod tests {
         render(&m, &mut text);
         assert!(
             text.contains(
-                "received: 4 tracks (0 missing, 0 cut short) · 99 packets, 1 lost (1.000%)"
+                "received: 4 tracks (0 missing, 0 cut short, 0 stalled) · 99 packets, 1 lost (1.000%)"
             ),
             "{text}"
         );

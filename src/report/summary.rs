@@ -345,10 +345,18 @@ pub(crate) fn judge(
         let m = &observations.media;
         expectations.push(Expectation {
             name: "media presence".into(),
-            passed: m.missing == 0 && m.subscribe_failures == 0 && m.connection_failures == 0,
+            passed: m.missing == 0
+                && m.stalled == 0
+                && m.subscribe_failures == 0
+                && m.connection_failures == 0,
             detail: format!(
-                "{} subscribed tracks ended, {} missing ({} cut short); {} failed subscriptions, {} failed peer connections",
-                m.tracks_received, m.missing, m.cut_short, m.subscribe_failures, m.connection_failures
+                "{} subscribed tracks ended, {} missing ({} cut short), {} stalled; {} failed subscriptions, {} failed peer connections",
+                m.tracks_received,
+                m.missing,
+                m.cut_short,
+                m.stalled,
+                m.subscribe_failures,
+                m.connection_failures
             ),
         });
     }

@@ -1,10 +1,14 @@
 //! The participant's media: its publisher connection (the `publish`/`unpublish` steps) and one
 //! connection per feed it subscribes to, driven by the signaling driver's media events.
 //!
-//! Every WebRTC step is a future spawned into the actor's own context, so its result comes back
-//! on the participant's thread with the actor's state at hand; connection state changes arrive as
-//! [`PeerEvent`]s (a few per connection), packets never do: senders and receive loops record into
-//! the thread's recorder themselves ([`crate::media::sender`], [`crate::media::receiver`]).
+//! Every WebRTC step (build, offer, answer) is a future spawned into the actor's own context, so
+//! its result comes back on the participant's thread with the actor's state at hand; connection
+//! state changes arrive as [`PeerEvent`]s (a few per connection), packets never do. Senders and
+//! receive loops are tasks of the worker thread itself (`actix::spawn`), not of the actor: actix
+//! polls every future an actor holds whenever one of them wakes, so a packet would poll all of a
+//! participant's idle tracks (measured: about 10 % of roomstorm's CPU at 10 publishers a room,
+//! `bench/media.sh`). They record into the thread's recorder themselves
+//! ([`crate::media::sender`], [`crate::media::receiver`]) and are aborted when their track ends.
 //!
 //! Timings: `publish` runs from the publish request (with its offer) to the server's answer;
 //! `ice_connected` and `dtls_connected` from the moment the connection has both descriptions
@@ -14,7 +18,6 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::peer_connection::PeerConnection;
 
@@ -34,7 +37,7 @@ struct Publishing {
     conn: Option<Arc<dyn PeerConnection>>,
     /// Tracks waiting for the connection to come up (then their senders start).
     tracks: Vec<LocalTrack>,
-    senders: Vec<SpawnHandle>,
+    senders: Vec<tokio::task::JoinHandle<()>>,
     /// When the publish request left, and when both descriptions were set (µs).
     sent_us: u64,
     applied_us: u64,
@@ -49,7 +52,7 @@ struct Subscription {
     conn: Option<Arc<dyn PeerConnection>>,
     /// One entry per announced track; a track that never arrives stays at zero bytes.
     tracks: Vec<(MediaKind, Shared)>,
-    loops: Vec<SpawnHandle>,
+    loops: Vec<tokio::task::JoinHandle<()>>,
     applied_us: u64,
     ice_done: bool,
     up: bool,
@@ -74,6 +77,18 @@ pub(super) struct MediaState {
     /// it down (closing it first would hang up the connection under the server's feet, and
     /// Janus would answer the unpublish with 435, nothing published).
     unpublishing: Option<Arc<dyn PeerConnection>>,
+}
+
+impl Drop for MediaState {
+    /// Senders and receive loops run as tasks of the worker, not of the actor (so one packet
+    /// wakes one loop, not every future the actor holds): they end with the participant however
+    /// it ends.
+    fn drop(&mut self) {
+        let publishing = self.publishing.iter().flat_map(|p| &p.senders);
+        for h in publishing.chain(self.subs.iter().flat_map(|s| &s.loops)) {
+            h.abort();
+        }
+    }
 }
 
 impl MediaState {
@@ -176,16 +191,7 @@ impl Participant {
         let to = ctx.address().recipient();
         let fut = async move {
             let mut peer = peer::build(net, pc, to).await?;
-            for track in local {
-                let init = RTCRtpTransceiverInit {
-                    direction: RTCRtpTransceiverDirection::Sendonly,
-                    streams: vec![],
-                    send_encodings: vec![],
-                };
-                peer.pc
-                    .add_transceiver_from_track(track, Some(init))
-                    .await?;
-            }
+            peer::add_send_tracks(&*peer.pc, local).await?;
             let offer = peer.offer().await?;
             Ok::<(Peer, String), peer::MediaError>((peer, offer))
         };
@@ -216,7 +222,7 @@ impl Participant {
     pub(super) fn begin_unpublish(&mut self, ctx: &mut Context<Self>) {
         if let Some(p) = self.media.publishing.take() {
             for h in p.senders {
-                ctx.cancel_future(h);
+                h.abort();
             }
             close(self.media.unpublishing.take());
             self.media.unpublishing = p.conn;
@@ -230,10 +236,10 @@ impl Participant {
         self.run_step(ctx);
     }
 
-    fn stop_publishing(&mut self, ctx: &mut Context<Self>) {
+    fn stop_publishing(&mut self) {
         if let Some(p) = self.media.publishing.take() {
             for h in p.senders {
-                ctx.cancel_future(h);
+                h.abort();
             }
             close(p.conn);
         }
@@ -277,7 +283,7 @@ impl Participant {
                     let latency = now.saturating_sub(p.sent_us);
                     recorder::record(|r| r.latency(Metric::Publish, latency));
                 }
-                self.stop_publishing(ctx);
+                self.stop_publishing();
                 let expected = self.step_expects(*code);
                 self.unexpected |= !expected;
                 self.media.refused = Some((*code, expected));
@@ -287,13 +293,13 @@ impl Participant {
             RoomEvent::Published { .. } | RoomEvent::PublishRefused { .. } => {}
             RoomEvent::Unpublished => close(self.media.unpublishing.take()),
             RoomEvent::TracksAdded(feed) => self.feed_added(feed, now),
-            RoomEvent::TracksRemoved { feed } => self.feed_removed(*feed, ctx),
+            RoomEvent::TracksRemoved { feed } => self.feed_removed(*feed),
             RoomEvent::SubscribeOffer { feed, offer } => self.subscription_offer(*feed, offer, ctx),
             RoomEvent::Subscribed { .. } => {}
             RoomEvent::SubscribeFailed { feed, why } => {
                 tracing::debug!(participant = self.id, feed, "subscription failed: {why}");
                 recorder::record(|r| r.media.subscribe_failures += 1);
-                self.feed_removed(*feed, ctx);
+                self.feed_removed(*feed);
             }
             _ => return false,
         }
@@ -349,24 +355,26 @@ impl Participant {
         self.send(out);
     }
 
-    fn feed_removed(&mut self, feed: u64, ctx: &mut Context<Self>) {
+    fn feed_removed(&mut self, feed: u64) {
         let Some(i) = self.media.subs.iter().position(|s| s.feed == feed) else {
             return;
         };
         let sub = self.media.subs.swap_remove(i);
-        self.end_subscription(sub, ctx);
+        self.end_subscription(sub, false);
         let mut out = Vec::new();
         self.driver.unsubscribe(feed, &mut out);
         self.send(out);
     }
 
-    fn end_subscription(&self, sub: Subscription, ctx: &mut Context<Self>) {
+    /// Ends a subscription's accounting and connection; `feed_live`: its publisher still
+    /// publishes (we leave), so a track that went silent had stalled.
+    fn end_subscription(&self, sub: Subscription, feed_live: bool) {
         for h in sub.loops {
-            ctx.cancel_future(h);
+            h.abort();
         }
         let now = self.run.now_us();
         for (_, t) in &sub.tracks {
-            receiver::finish(t, now);
+            receiver::finish(t, now, feed_live);
         }
         close(sub.conn);
     }
@@ -384,7 +392,7 @@ impl Participant {
             let answer = peer.answer(offer).await?;
             Ok::<(Peer, String), peer::MediaError>((peer, answer))
         };
-        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+        ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
             let Some(i) = act.media.subs.iter().position(|s| s.pc == pc) else {
                 return;
             };
@@ -401,18 +409,18 @@ impl Participant {
                     tracing::debug!(participant = act.id, feed, "subscription: {e}");
                     recorder::record(|r| r.media.subscribe_failures += 1);
                     let sub = act.media.subs.swap_remove(i);
-                    act.end_subscription(sub, ctx);
+                    act.end_subscription(sub, false);
                 }
             }
         }));
     }
 
     /// Ends all media of the stay: senders stop, received tracks are counted, connections close.
-    pub(super) fn end_media(&mut self, ctx: &mut Context<Self>) {
-        self.stop_publishing(ctx);
+    pub(super) fn end_media(&mut self) {
+        self.stop_publishing();
         close(self.media.unpublishing.take());
         for sub in std::mem::take(&mut self.media.subs) {
-            self.end_subscription(sub, ctx);
+            self.end_subscription(sub, true);
         }
         self.media.chosen = 0;
     }
@@ -434,7 +442,7 @@ impl Participant {
                     for t in tracks {
                         let fut =
                             sender::send(t, self.id, self.run.clone(), self.media_faults().clone());
-                        let h = ctx.spawn(fut.into_actor(self));
+                        let h = actix::spawn(fut);
                         if let Some(p) = self.media.publishing.as_mut() {
                             p.senders.push(h);
                         }
@@ -470,7 +478,7 @@ impl Participant {
                     let kind = track.kind().await;
                     (track, kind)
                 };
-                ctx.spawn(fut.into_actor(self).map(move |(track, kind), act, ctx| {
+                ctx.spawn(fut.into_actor(self).map(move |(track, kind), act, _| {
                     let Some(sub) = act.media.subs.iter_mut().find(|s| s.pc == pc) else {
                         return;
                     };
@@ -494,7 +502,7 @@ impl Participant {
                         act.media_faults().clone(),
                         seed,
                     );
-                    let h = ctx.spawn(fut.into_actor(act));
+                    let h = actix::spawn(fut);
                     if let Some(sub) = act.media.subs.iter_mut().find(|s| s.pc == pc) {
                         sub.loops.push(h);
                     }

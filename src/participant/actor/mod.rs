@@ -510,7 +510,7 @@ impl Participant {
             return self.leave_while_reconnecting(ctx);
         }
         self.cancel_ping_timer(ctx);
-        self.end_media(ctx);
+        self.end_media();
         let now = self.run.now_us();
         self.leave_sent_us = now;
         self.end_stay(now);
@@ -561,7 +561,7 @@ impl Participant {
         self.waiting = Waiting::Idle;
         self.permit = None;
         let now = self.run.now_us();
-        self.end_media(ctx);
+        self.end_media();
         self.finish_recovery(now, |_| {}, ctx);
         if self.state.in_room() || self.state == ConnectionState::Reconnecting {
             self.end_stay(now);
@@ -590,7 +590,7 @@ impl Participant {
         self.ticket = None;
         self.cancel_timer(ctx);
         self.cancel_ping_timer(ctx);
-        self.end_media(ctx);
+        self.end_media();
         let now = self.run.now_us();
         self.finish_recovery(now, |s| s.abandoned += 1, ctx);
         self.resolve_pending(true);

@@ -32,15 +32,16 @@ fn count(s: &Value, metric: &str) -> u64 {
 
 #[test]
 fn every_subscriber_receives_every_track_of_the_others_and_janus_lists_every_publisher() {
+    // 4 rooms × (3 publishers sending audio + video and receiving the 2 others, 2 viewers
+    // receiving all 3).
     let Some(run) = media_run("janus-media-room", "scenarios/janus-media-room.yaml", &[]) else {
         return;
     };
     let s = passed(&run);
-    // 4 rooms × 3 publishers, each publishing audio + video and subscribing to the 2 others.
     let m = &s["media"];
     assert_eq!(m["publishes"], 12, "{m}");
     assert_eq!(m["tracks_published"], 24, "{m}");
-    assert_eq!(m["tracks_received"], 48, "{m}");
+    assert_eq!(m["tracks_received"], 12 * 2 * 2 + 8 * 3 * 2, "{m}");
     assert_eq!(m["missing"], 0, "{m}");
     assert_eq!(m["stalled"], 0, "{m}");
     assert_eq!(m["subscribe_failures"], 0, "{m}");
@@ -51,12 +52,13 @@ fn every_subscriber_receives_every_track_of_the_others_and_janus_lists_every_pub
     assert!(m["bytes_received"].as_u64().unwrap() > 0, "{m}");
     // Janus asks for a keyframe when a subscriber starts, and the publisher answers.
     assert!(m["keyframe_requests"].as_u64().unwrap() >= 1, "{m}");
-    // One sample per publish, per connection (12 publishers + 24 subscriptions), per track.
+    // One sample per publish; per connection (12 publishers, 24 + 24 subscriptions); per
+    // received track, and per received video track.
     assert_eq!(count(s, "publish"), 12);
-    assert_eq!(count(s, "ice_connected"), 36);
-    assert_eq!(count(s, "dtls_connected"), 36);
-    assert_eq!(count(s, "first_media"), 48);
-    assert_eq!(count(s, "first_keyframe"), 24);
+    assert_eq!(count(s, "ice_connected"), 60);
+    assert_eq!(count(s, "dtls_connected"), 60);
+    assert_eq!(count(s, "first_media"), 96);
+    assert_eq!(count(s, "first_keyframe"), 48);
     // Every frame received carries the sender's stamp: one latency sample per frame.
     let frames = count(s, "media_latency");
     assert!(frames > 0);

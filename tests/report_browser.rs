@@ -19,14 +19,7 @@ const CHARTS: [&str; 6] = [
     "generator-lateness",
 ];
 /// The media section's charts, after [`CHARTS`] in a run that moved media.
-const MEDIA_CHARTS: [&str; 6] = [
-    "media-bitrate",
-    "media-loss",
-    "media-jitter",
-    "media-setup",
-    "media-percentiles",
-    "media-pacing",
-];
+const MEDIA_CHARTS: [&str; 6] = roomstorm::report::charts::media::STEMS;
 
 fn chromium(args: &[&str], page: &Path) -> (String, String) {
     let profile = page.with_file_name("chromium-profile");

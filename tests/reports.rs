@@ -276,14 +276,7 @@ fn report_rerenders_a_media_run_with_its_media_section_and_charts() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for stem in [
-        "media-bitrate",
-        "media-loss",
-        "media-jitter",
-        "media-setup",
-        "media-percentiles",
-        "media-pacing",
-    ] {
+    for stem in roomstorm::report::charts::media::STEMS {
         for ext in ["svg", "png"] {
             let file = s.path().join("charts").join(format!("{stem}.{ext}"));
             assert!(file.is_file(), "no {}", file.display());

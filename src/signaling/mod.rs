@@ -4,7 +4,12 @@
 //! The participant actor owns the sockets and the clock, so every driver is timed the same way,
 //! and a driver is tested with recorded frames and no network. To add a driver: 1. a module here
 //! implementing [`SignalingDriver`], 2. a [`crate::scenario::DriverKind`] variant, 3. a case in
-//! [`new_driver`] (the test over all kinds then covers it).
+//! [`new_driver`] (the test over all kinds then covers it). For media, 4. answer
+//! [`SignalingDriver::has_media`] with `true` and carry offers and answers in `publish`,
+//! `subscribe` and `answer_subscription`, reporting [`RoomEvent::Published`],
+//! [`RoomEvent::TracksAdded`], [`RoomEvent::SubscribeOffer`] and the rest (the participant's
+//! `actor/media.rs` drives the WebRTC side), with frames recorded from the server
+//! (`tests/fixtures/janus/record-media.sh` shows how).
 
 pub mod janus;
 pub mod qiniu;
